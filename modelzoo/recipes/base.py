@@ -1,0 +1,96 @@
+"""The contract between a recipe (the algorithm) and the engine (the loop).
+
+A recipe owns its Keras models, optimisers and metrics, and says what one training or evaluation
+step does on one replica's batch. The engine owns everything around that — the strategy, the
+distributed datasets, the `tf.function` around `strategy.run`, checkpoints, summaries, progress,
+evaluation cadence and resume — once, for every recipe.
+
+Lifecycle, as the engine drives it:
+
+    recipe = RecipeClass(config, data_dir)
+    with strategy.scope():
+        trackables = recipe.build(strategy)          # models, optimisers, generators to checkpoint
+    train = recipe.train_dataset(global_batch, seed) # repeated, batched by the global batch
+    per step:  strategy.run(recipe.train_step, (batch,))  -> dict of per-replica loss shares (SUMmed)
+               recipe.train_metrics()                -> Keras metrics to log, reset every log line
+    evaluation: recipe.reset_eval(); for batch in recipe.eval_dataset(split, batch):
+                    strategy.run(recipe.eval_step, (batch,)); then recipe.eval_results()
+    hooks:     recipe.on_evaluate(step, run_dir) after each periodic evaluation,
+               recipe.on_train_end(run_dir) once, at the end (pictures, GIFs)
+
+Losses returned by `train_step` must already be divided by the GLOBAL batch
+(`tf.nn.compute_average_loss` over `keras.losses.X(reduction=None)` values; batch-level terms go
+through `tf.nn.scale_regularization_loss`), so the engine's SUM over replicas is the true mean.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # TensorFlow is imported by concrete recipes, never by this contract
+    import keras
+    import tensorflow as tf
+
+    from modelzoo.config import ExperimentConfig
+
+
+class Recipe:
+    """Base class: subclasses implement the methods that raise NotImplementedError."""
+
+    def __init__(self, config: "ExperimentConfig", data_dir: Path):
+        self.config = config
+        self.data_dir = Path(data_dir)
+
+    # -- set-up, called once inside strategy.scope()
+    def build(self, strategy: "tf.distribute.Strategy") -> dict[str, Any]:
+        """Create models, optimisers (built, so they can be traced) and metrics.
+
+        Returns the objects to checkpoint, by name (e.g. {"model": m, "optimizer": opt}).
+        """
+        raise NotImplementedError
+
+    # -- data
+    def train_dataset(self, global_batch_size: int, seed: int) -> "tf.data.Dataset":
+        """An infinite (repeated), shuffled dataset batched by the global batch, drop_remainder."""
+        raise NotImplementedError
+
+    def eval_dataset(self, split: str, global_batch_size: int) -> "tf.data.Dataset":
+        """A finite dataset over `split`, each example exactly once."""
+        raise NotImplementedError
+
+    # -- steps, run per replica inside strategy.run
+    def train_step(self, batch: Any) -> dict[str, "tf.Tensor"]:
+        raise NotImplementedError
+
+    def eval_step(self, batch: Any) -> None:
+        """Update the recipe's evaluation metrics with one batch."""
+        raise NotImplementedError
+
+    # -- metrics
+    def train_metrics(self) -> list["keras.metrics.Metric"]:
+        """Running training metrics (e.g. accuracy); the engine logs and resets them."""
+        return []
+
+    def reset_eval(self) -> None:
+        raise NotImplementedError
+
+    def eval_results(self) -> dict[str, float]:
+        """The evaluation metrics as plain floats; must include `config.eval.monitor`."""
+        raise NotImplementedError
+
+    # -- what other commands need
+    def networks(self) -> dict[str, "keras.Model"]:
+        """Every Keras network by name, for `modelzoo inspect` (summaries, parameter counts)."""
+        raise NotImplementedError
+
+    def inference_model(self) -> "keras.Model":
+        """The network `modelzoo export` writes (a classifier, the generator, the DSN tower)."""
+        raise NotImplementedError
+
+    # -- hooks, called on the chief only
+    def on_evaluate(self, step: int, run_dir: Path) -> None:
+        pass
+
+    def on_train_end(self, run_dir: Path) -> None:
+        pass

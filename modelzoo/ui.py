@@ -1,0 +1,96 @@
+"""Terminal output: Rich on a TTY, one plain line per event otherwise (CI logs stay readable).
+
+Everything user-facing goes through `out` (stdout) or `err` (stderr); long work reports through
+`progress(...)`, which is a Rich progress bar on a terminal and a few plain lines elsewhere.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+from rich.console import Console
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def is_tty() -> bool:
+    return out.is_terminal
+
+
+class _PlainTask:
+    """Progress for logs: a line at start, every `every_s` seconds, and at the end."""
+
+    def __init__(self, description: str, total: float | None, every_s: float = 10.0):
+        self.description, self.total, self.every_s = description, total, every_s
+        self.done = 0.0
+        self._last = time.monotonic()
+        err.print(f"{description} ...")
+
+    def advance(self, amount: float = 1.0) -> None:
+        self.done += amount
+        if time.monotonic() - self._last >= self.every_s:
+            self._last = time.monotonic()
+            of = f"/{self.total:.0f}" if self.total else ""
+            err.print(f"{self.description}: {self.done:.0f}{of}")
+
+    def update(self, completed: float) -> None:
+        self.advance(completed - self.done)
+
+    def finish(self) -> None:
+        err.print(f"{self.description}: done")
+
+
+class _RichTask:
+    def __init__(self, progress, description: str, total: float | None):
+        self._progress = progress
+        self._id = progress.add_task(description, total=total)
+
+    def advance(self, amount: float = 1.0) -> None:
+        self._progress.advance(self._id, amount)
+
+    def update(self, completed: float) -> None:
+        self._progress.update(self._id, completed=completed)
+
+    def finish(self) -> None:
+        pass
+
+
+@contextmanager
+def progress(description: str, total: float | None = None, *, bytes_: bool = False) -> Iterator:
+    """A task with `.advance(n)` / `.update(done)`; a bar on a TTY, plain lines otherwise."""
+    if not err.is_terminal:
+        task = _PlainTask(description, total)
+        yield task
+        task.finish()
+        return
+    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress,
+                               TextColumn, TimeRemainingColumn, TransferSpeedColumn)
+
+    columns = [TextColumn("{task.description}"), BarColumn()]
+    columns += [DownloadColumn(), TransferSpeedColumn()] if bytes_ else [MofNCompleteColumn()]
+    columns.append(TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        yield _RichTask(bar, description, total)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}" if err.is_terminal else f"warning: {message}")
+
+
+def info(message: str) -> None:
+    err.print(message)
+
+
+def print_error(title: str, message: str, fix: str | None) -> None:
+    """What failed and why, and the command that fixes it: a panel on a TTY, plain text otherwise."""
+    body = message if not fix else f"{message}\n\nFix: {fix}"
+    if err.is_terminal:
+        from rich.panel import Panel
+
+        err.print(Panel(body, title=f"[bold red]{title}", title_align="left", border_style="red"))
+    else:
+        print(f"error ({title}): {body}", file=sys.stderr)
