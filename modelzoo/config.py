@@ -300,10 +300,11 @@ def _index(node: list, part: str, so_far: list[str]) -> int:
 
 class _Problems(list):
     def add(self, path: str, message: str, origins: dict[str, str]) -> None:
-        source = origins.get(path)
-        while source is None and "." in path:
-            path_up = path.rsplit(".", 1)[0]
-            source, path = origins.get(path_up), path_up
+        source, parent = origins.get(path), path
+        while source is None and "." in parent:  # a missing key: name the section's file
+            parent = parent.rsplit(".", 1)[0]
+            source = origins.get(parent) or next(
+                (o for k, o in origins.items() if k.startswith(parent + ".")), None)
         self.append(f"{path_of(path)}: {message}" + (f" (from {source})" if source else ""))
 
 
