@@ -1,0 +1,67 @@
+"""DCGAN for 28×28×1 MNIST, layer for layer as in the TensorFlow DCGAN tutorial.
+
+Source: tensorflow/docs `site/en/tutorials/generative/dcgan.ipynb` (see
+`../shared/reference/dsn_dcgan_shallownet.md` §4.2–4.3). Kept as the tutorial has it, not as the
+DCGAN paper: LeakyReLU at the Keras default slope 0.3, Keras-default BatchNorm and initialisers.
+
+    generator:      noise (100) -> Dense 7·7·256 -> 7×7×128 -> 14×14×64 -> 28×28×1 in [-1, 1] (tanh)
+    discriminator:  28×28×1 -> conv 64 s2 -> conv 128 s2 -> one logit (positive means "real")
+
+Parameters: generator 2,330,944 (25,472 of them BatchNorm moving statistics), discriminator 212,865.
+"""
+
+from __future__ import annotations
+
+IMAGE_SHAPE = (28, 28, 1)
+
+
+def build_generator(noise_dim: int = 100):
+    """Noise of shape [batch, noise_dim] -> images [batch, 28, 28, 1] in [-1, 1]."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=(noise_dim,)),
+            # The bias is dropped wherever BatchNorm follows: BN's own offset replaces it.
+            layers.Dense(7 * 7 * 256, use_bias=False),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Reshape((7, 7, 256)),
+            layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False,
+                                   activation="tanh"),
+        ],
+        name="generator",
+    )
+
+
+def build_discriminator():
+    """Images [batch, 28, 28, 1] in [-1, 1] -> logits [batch, 1]."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=IMAGE_SHAPE),
+            layers.Conv2D(64, 5, strides=2, padding="same"),
+            layers.LeakyReLU(),
+            layers.Dropout(0.3),
+            layers.Conv2D(128, 5, strides=2, padding="same"),
+            layers.LeakyReLU(),
+            layers.Dropout(0.3),
+            layers.Flatten(),
+            layers.Dense(1),
+        ],
+        name="discriminator",
+    )
+
+
+def dcgan_mnist(noise_dim: int = 100) -> dict:
+    """The tutorial's pair: {"generator": keras.Model, "discriminator": keras.Model}."""
+    return {"generator": build_generator(noise_dim), "discriminator": build_discriminator()}

@@ -1,0 +1,131 @@
+"""The DCGAN recipe on the real MNIST sample: one step trains both networks; a short run writes its
+pictures and metrics, `sample` draws a grid of the asked size, and a rerun resumes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modelzoo import config, sample
+from modelzoo.training import train
+
+BATCH = 16
+TINY = [f"train.batch_size={BATCH}", "train.log_every=2", "train.checkpoint_every=2",
+        "train.keep_checkpoints=5", "train.eval_every=0", "eval.batch_size=32",
+        "gan.metric_samples=64"]
+
+
+@pytest.fixture(scope="module")
+def classifier_run(sample_data_dir, tmp_path_factory):
+    """A quickly trained ShallowNet: the metrics' classifier, named by its run dir."""
+    run_dir = tmp_path_factory.mktemp("runs") / "classifier"
+    train("shallownet", data_dir=sample_data_dir, run_dir=run_dir, device="cpu", seed=0,
+          overrides=["train.steps=30", "train.log_every=10", "train.checkpoint_every=30"])
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def dcgan_run(sample_data_dir, classifier_run, tmp_path_factory):
+    """Four steps of DCGAN, then the same run resumed to six: (run dir, first final, resumed)."""
+    run_dir = tmp_path_factory.mktemp("runs") / "dcgan"
+    tiny = [*TINY, f"gan.classifier={classifier_run}"]
+    first = train("dcgan", data_dir=sample_data_dir, run_dir=run_dir, device="cpu", seed=0,
+                  overrides=[*tiny, "train.steps=4"])
+    resumed = train("dcgan", data_dir=sample_data_dir, run_dir=run_dir, device="cpu",
+                    resume=True, overrides=[*tiny, "train.steps=6"])
+    return run_dir, first.final, resumed.final
+
+
+def test_one_train_step_updates_both_networks(sample_data_dir):
+    import tensorflow as tf
+
+    from modelzoo.recipes.dcgan import DCGAN
+
+    cfg = config.load("dcgan", [f"train.batch_size={BATCH}", "train.seed=0"]).config
+    recipe = DCGAN(cfg, sample_data_dir)
+    recipe.build(tf.distribute.get_strategy())
+    real = next(iter(recipe.train_dataset(BATCH, seed=0)))
+    assert real.shape == (BATCH, 28, 28, 1)
+    assert -1.0 <= float(tf.reduce_min(real)) < float(tf.reduce_max(real)) <= 1.0
+    nets = recipe.networks()
+    before = {name: [w.numpy().copy() for w in net.trainable_weights] for name, net in nets.items()}
+    losses = recipe.train_step(real)
+    assert set(losses) == {"g_loss", "d_loss"}
+    assert all(np.isfinite(float(v)) and float(v) > 0 for v in losses.values())
+    for name, net in nets.items():
+        moved = [not np.array_equal(old, new.numpy())
+                 for old, new in zip(before[name], net.trainable_weights)]
+        assert all(moved), f"{name}: {moved.count(False)} weight tensors did not change"
+    assert int(recipe.g_optimizer.iterations) == int(recipe.d_optimizer.iterations) == 1
+
+
+def test_a_short_run_reports_the_metrics_with_ceiling_and_floor(dcgan_run):
+    _, first, _ = dcgan_run
+    assert first["step"] == 4
+    for key in ("mnist_score", "real_mnist_score", "untrained_mnist_score"):
+        assert 1.0 <= first[key] <= 10.0, key
+    for key in ("frechet_distance", "real_frechet_distance", "untrained_frechet_distance"):
+        assert first[key] >= 0.0, key
+    assert first["real_mnist_score"] > first["untrained_mnist_score"]
+    assert first["real_frechet_distance"] < first["untrained_frechet_distance"]
+
+
+def test_a_run_writes_grids_the_gif_and_the_loss_curves(dcgan_run):
+    run_dir, _, _ = dcgan_run
+    grids = sorted(p.name for p in (run_dir / "samples").glob("*.png"))
+    assert grids == ["step_000004.png", "step_000006.png"]  # one per evaluation
+    gif = Image.open(run_dir / "samples.gif")
+    assert gif.n_frames == 2
+    assert gif.size == sample.grid_pixels(28, 28, rows=4, columns=4)  # gan.grid_size 4
+    assert Image.open(run_dir / "losses.png").size[0] > 0
+
+
+def test_resume_continues_both_optimisers_and_the_noise_stream(dcgan_run, sample_data_dir):
+    import tensorflow as tf
+
+    from modelzoo import devices, runs
+    from modelzoo.engine import Engine
+    from modelzoo.recipes.dcgan import DCGAN
+
+    run_dir, _, resumed = dcgan_run
+    assert resumed["step"] == 6
+    train_steps = [r["step"] for r in runs.read_metrics(run_dir) if r["phase"] == "train"]
+    assert train_steps == [2, 4, 6]  # the rerun started at the step-4 checkpoint
+
+    def restored(step):
+        recipe = DCGAN(runs.read_config(run_dir), sample_data_dir)
+        placement = devices.Placement(strategy=tf.distribute.get_strategy(), description="test")
+        Engine(recipe, placement, run_dir).restore(run_dir / "checkpoints" / f"ckpt-{step}")
+        return recipe
+
+    at_4, at_6 = restored(4), restored(6)
+    assert int(at_6.g_optimizer.iterations) == int(at_6.d_optimizer.iterations) == 6
+    # Two more steps from the step-4 state draw the noise that brings it to the step-6 state.
+    for _ in range(2):
+        at_4.noise.normal([BATCH, at_4.gan.noise_dim])
+    np.testing.assert_array_equal(at_4.noise.state.numpy(), at_6.noise.state.numpy())
+
+
+def test_sample_writes_a_png_of_the_asked_size(dcgan_run, tmp_path):
+    run_dir, _, _ = dcgan_run
+    path = sample.sample(run_dir, num=10, seed=3, out=tmp_path / "ten.png")
+    image = Image.open(path)
+    assert image.mode == "L"
+    assert image.size == sample.grid_pixels(28, 28, rows=3, columns=4)  # 10 images: 4 + 4 + 2
+    again = sample.sample(run_dir, num=10, seed=3, out=tmp_path / "again.png")
+    other = sample.sample(run_dir, num=10, seed=4, out=tmp_path / "other.png",
+                          checkpoint=run_dir / "checkpoints" / "ckpt-4")
+    assert np.array_equal(np.asarray(image), np.asarray(Image.open(again)))
+    assert not np.array_equal(np.asarray(image), np.asarray(Image.open(other)))
+    default = sample.sample(run_dir, num=1)
+    assert default == run_dir / "sample_seed0_n1.png" and default.is_file()
+
+
+def test_grid_layout_and_pixel_values():
+    images = np.stack([np.full((28, 28, 1), v, np.float32) for v in (-1.0, 0.0, 1.0)])
+    grid = np.asarray(sample.grid_image(images, columns=3, scale=1))
+    assert grid.shape == (28 + 2 * sample.GAP, 3 * (28 + sample.GAP) + sample.GAP)
+    top = sample.GAP
+    lefts = [sample.GAP + i * (28 + sample.GAP) for i in range(3)]
+    assert [int(grid[top, left]) for left in lefts] == [0, 128, 255]  # x·127.5 + 127.5
