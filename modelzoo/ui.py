@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from collections.abc import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# In logs (not a TTY) long paths and sha256s stay on one line instead of wrapping at 80 columns.
+out = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
 def is_tty() -> bool:
@@ -28,20 +30,20 @@ class _PlainTask:
         self.description, self.total, self.every_s = description, total, every_s
         self.done = 0.0
         self._last = time.monotonic()
-        err.print(f"{description} ...")
+        err.print(f"{description} ...", markup=False)
 
     def advance(self, amount: float = 1.0) -> None:
         self.done += amount
         if time.monotonic() - self._last >= self.every_s:
             self._last = time.monotonic()
             of = f"/{self.total:.0f}" if self.total else ""
-            err.print(f"{self.description}: {self.done:.0f}{of}")
+            err.print(f"{self.description}: {self.done:.0f}{of}", markup=False)
 
     def update(self, completed: float) -> None:
         self.advance(completed - self.done)
 
     def finish(self) -> None:
-        err.print(f"{self.description}: done")
+        err.print(f"{self.description}: done", markup=False)
 
 
 class _RichTask:
@@ -77,12 +79,18 @@ def progress(description: str, total: float | None = None, *, bytes_: bool = Fal
         yield _RichTask(bar, description, total)
 
 
+# Messages are plain text: paths like `runs/x[1]` must print as they are, so markup is escaped.
+
+
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {message}" if err.is_terminal else f"warning: {message}")
+    if err.is_terminal:
+        err.print(f"[yellow]warning:[/] {escape(message)}")
+    else:
+        err.print(f"warning: {message}", markup=False)
 
 
 def info(message: str) -> None:
-    err.print(message)
+    err.print(message, markup=False)
 
 
 def print_error(title: str, message: str, fix: str | None) -> None:
@@ -91,6 +99,7 @@ def print_error(title: str, message: str, fix: str | None) -> None:
     if err.is_terminal:
         from rich.panel import Panel
 
-        err.print(Panel(body, title=f"[bold red]{title}", title_align="left", border_style="red"))
+        err.print(Panel(escape(body), title=f"[bold red]{escape(title)}", title_align="left",
+                        border_style="red"))
     else:
         print(f"error ({title}): {body}", file=sys.stderr)

@@ -38,9 +38,9 @@ def download(name: str, data_dir: Path, source: str | None = None, force: bool =
         load_manifest(name)  # an unknown name is still an error
         target = store.dataset_dir(Path(data_dir).expanduser().resolve(), name)
         if source:
-            from modelzoo.datasets import _log
+            from modelzoo import ui
 
-            _log.info(f"{name} is already prepared in {target}; --from is not used "
+            ui.info(f"{name} is already prepared in {target}; --from is not used "
                       "(add --force to rebuild it from there).")
         return target
     from modelzoo.datasets.prepare import download as _download

@@ -33,7 +33,6 @@ from urllib.parse import urlsplit
 from urllib.request import Request, getproxies, urlopen, url2pathname
 
 from modelzoo import __version__, paths, ui
-from modelzoo.datasets import _log
 from modelzoo.datasets.manifest import FileSpec, Manifest
 from modelzoo.datasets.store import downloads_dir, now_iso, read_json, write_json
 from modelzoo.errors import ChecksumError, DataError, OfflineError
@@ -158,7 +157,7 @@ def verify_local(manifest: Manifest, spec: FileSpec, path: Path) -> Resolved:
     got = sha256_file(path)
     matched = got == spec.sha256 and size == spec.size
     if not matched:
-        _log.warn(f"{path}: sha256 {got} ({size:,} bytes) differs from the manifest's "
+        ui.warn(f"{path}: sha256 {got} ({size:,} bytes) differs from the manifest's "
                   f"{spec.sha256} ({spec.size:,} bytes) for {spec.filename} in {manifest.where}. "
                   "Accepted because it came through --from; recorded as unverified in "
                   "provenance.json.")
@@ -339,7 +338,7 @@ def _stream(url: str, part: Path, *, expected_size: int | None, max_size: int | 
 def _attempts(url: str, part: Path, spec: FileSpec, max_size: int | None) -> bool:
     """`_stream` with bounded retries for transient failures. True if any attempt resumed."""
     resumed = False
-    label = _log.escape(f"download {spec.filename}")
+    label = (f"download {spec.filename}")
     with ui.progress(label, total=spec.size, bytes_=True) as task:
         for attempt in range(len(RETRY_DELAYS) + 1):
             try:
@@ -426,7 +425,7 @@ def _download_one(manifest: Manifest, spec: FileSpec, urls: list[str], data_dir:
                 keep = folder / "unverified" / got[:12] / spec.filename
                 keep.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(part, keep)
-                _log.warn(f"{url}: sha256 {got} ({size:,} bytes) differs from the manifest's "
+                ui.warn(f"{url}: sha256 {got} ({size:,} bytes) differs from the manifest's "
                           f"{spec.sha256} ({spec.size:,} bytes) for {spec.filename} in "
                           f"{manifest.where}. Accepted because it came through --from; kept as "
                           f"{keep} and recorded as unverified in provenance.json.")

@@ -11,7 +11,6 @@ an error. No TensorFlow here.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,10 +71,7 @@ class Manifest:
 # --------------------------------------------------------------------------- discovery
 
 
-def manifests_dir() -> Path:
-    """`$MODELZOO_MANIFESTS_DIR` (tests point it at fakes), else the bundled `datasets/`."""
-    override = os.environ.get("MODELZOO_MANIFESTS_DIR")
-    return Path(override) if override else paths.manifests_dir()
+manifests_dir = paths.manifests_dir  # `$MODELZOO_MANIFESTS_DIR` there lets tests use fakes
 
 
 def list_datasets() -> list[str]:

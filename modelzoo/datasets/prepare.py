@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from modelzoo import __version__, ui
-from modelzoo.datasets import _log
 from modelzoo.datasets import converters, fetch, store
 from modelzoo.datasets.converters import Context, Converted, Inputs
 from modelzoo.datasets.manifest import Manifest, load_manifest
@@ -39,17 +38,17 @@ def download(name: str, data_dir: Path, source: str | None = None, force: bool =
         if not store.is_ready(data_dir, dep):
             dep_source = _source_for(dep, src)
             via = f" from {dep_source}" if dep_source else ""
-            _log.info(f"{name} is made from {dep}, which is not ready yet: preparing {dep}{via}.")
+            ui.info(f"{name} is made from {dep}, which is not ready yet: preparing {dep}{via}.")
             download(dep, data_dir, source=dep_source)
 
     with store.lock(data_dir, name):
         if not force and store.is_ready(data_dir, name):
-            _log.info(f"{name}: prepared by another process meanwhile.")
+            ui.info(f"{name}: prepared by another process meanwhile.")
             return target
         inputs = special if special is not None else _inputs(manifest, src, data_dir)
         try:
             with store.staging(data_dir, name) as staged:
-                _log.info(f"{name}: converting ({manifest.converter})")
+                ui.info(f"{name}: converting ({manifest.converter})")
                 converted = converter.convert(manifest, inputs, Context(data_dir, staged))
                 _check(manifest, converted, inputs)
                 _write(manifest, converted, inputs, staged, src)
@@ -99,7 +98,7 @@ def _check(manifest: Manifest, converted: Converted, inputs: Inputs) -> None:
                             f"the manifest's checksums, but {manifest.where} expects {want:,}.",
                             fix=f"Correct splits.{split} in {manifest.where}.")
         if count != want:
-            _log.info(f"{manifest.name}/{split}: {count:,} examples (the published dataset has "
+            ui.info(f"{manifest.name}/{split}: {count:,} examples (the published dataset has "
                       f"{want:,}).")
 
 
@@ -109,7 +108,7 @@ def _write(manifest: Manifest, converted: Converted, inputs: Inputs, staged: Pat
 
     splits = {}
     total = sum(len(d.labels) for d in converted.splits.values())
-    with ui.progress(_log.escape(f"write {manifest.name} TFRecords"), total=total) as task:
+    with ui.progress((f"write {manifest.name} TFRecords"), total=total) as task:
         for split in sorted(converted.splits):
             data = converted.splits[split]
             shards = records.write_split(staged, split, data, task)

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from modelzoo.datasets import _log
+from modelzoo import ui
 from modelzoo.errors import DataError
 
 FORMAT_VERSION = 1
@@ -85,7 +85,7 @@ def lock(data_dir: Path, name: str) -> Iterator[None]:
     try:
         file_lock.acquire(timeout=0.2)
     except Timeout:
-        _log.info(f"{name}: another modelzoo process is preparing it; waiting for "
+        ui.info(f"{name}: another modelzoo process is preparing it; waiting for "
                   f"{folder / (name + '.lock')} ...")
         file_lock.acquire()
     try:

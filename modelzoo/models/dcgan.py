@@ -20,22 +20,26 @@ def build_generator(noise_dim: int = 100):
     import keras
     from keras import layers
 
+    # Explicit layer names: the engine checkpoints variables by their Keras path, and automatic
+    # names (batch_normalization_3, ...) depend on what else the process built first.
     return keras.Sequential(
         [
             keras.Input(shape=(noise_dim,)),
             # The bias is dropped wherever BatchNorm follows: BN's own offset replaces it.
-            layers.Dense(7 * 7 * 256, use_bias=False),
-            layers.BatchNormalization(),
-            layers.LeakyReLU(),
-            layers.Reshape((7, 7, 256)),
-            layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False),
-            layers.BatchNormalization(),
-            layers.LeakyReLU(),
-            layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False),
-            layers.BatchNormalization(),
-            layers.LeakyReLU(),
+            layers.Dense(7 * 7 * 256, use_bias=False, name="project"),
+            layers.BatchNormalization(name="bn0"),
+            layers.LeakyReLU(name="lrelu0"),
+            layers.Reshape((7, 7, 256), name="reshape"),
+            layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False,
+                                   name="deconv1"),
+            layers.BatchNormalization(name="bn1"),
+            layers.LeakyReLU(name="lrelu1"),
+            layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False,
+                                   name="deconv2"),
+            layers.BatchNormalization(name="bn2"),
+            layers.LeakyReLU(name="lrelu2"),
             layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False,
-                                   activation="tanh"),
+                                   activation="tanh", name="deconv3"),
         ],
         name="generator",
     )
@@ -49,14 +53,14 @@ def build_discriminator():
     return keras.Sequential(
         [
             keras.Input(shape=IMAGE_SHAPE),
-            layers.Conv2D(64, 5, strides=2, padding="same"),
-            layers.LeakyReLU(),
-            layers.Dropout(0.3),
-            layers.Conv2D(128, 5, strides=2, padding="same"),
-            layers.LeakyReLU(),
-            layers.Dropout(0.3),
-            layers.Flatten(),
-            layers.Dense(1),
+            layers.Conv2D(64, 5, strides=2, padding="same", name="conv1"),
+            layers.LeakyReLU(name="lrelu1"),
+            layers.Dropout(0.3, name="dropout1"),
+            layers.Conv2D(128, 5, strides=2, padding="same", name="conv2"),
+            layers.LeakyReLU(name="lrelu2"),
+            layers.Dropout(0.3, name="dropout2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(1, name="logit"),
         ],
         name="discriminator",
     )

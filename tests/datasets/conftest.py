@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from datasets_testlib import free_port as _free_port
-from datasets_testlib import start_server
+from tests.datasets.datasets_testlib import free_port as _free_port
+from tests.datasets.datasets_testlib import start_server
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Helpers for the dataset tests: a local HTTP server, tiny IDX files and fake manifests.
 
-Imported by the tests as `import datasets_testlib` (this folder is on sys.path under pytest).
+Imported by the tests as `from tests.datasets.datasets_testlib import ...`.
 """
 
 from __future__ import annotations

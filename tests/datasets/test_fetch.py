@@ -8,7 +8,7 @@ import socket
 import time
 
 import pytest
-from datasets_testlib import tiny_mnist, write_manifest
+from tests.datasets.datasets_testlib import tiny_mnist, write_manifest
 
 from modelzoo import datasets
 from modelzoo.errors import ChecksumError, DataError, OfflineError

@@ -6,7 +6,7 @@ import gzip
 
 import numpy as np
 import pytest
-from datasets_testlib import idx_bytes
+from tests.datasets.datasets_testlib import idx_bytes
 
 from modelzoo.datasets.converters.idx import read_idx
 from modelzoo.errors import DataError

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from datasets_testlib import tiny_mnist, write_manifest
+from tests.datasets.datasets_testlib import tiny_mnist, write_manifest
 
 from modelzoo import datasets
 from modelzoo.errors import DataError

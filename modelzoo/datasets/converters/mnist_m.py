@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modelzoo.datasets import _log
+from modelzoo import ui
 from modelzoo.datasets import archive
 from modelzoo.datasets.converters import (Converted, Inputs, SplitData, check_options,
                                           decode_image, option)
@@ -88,7 +88,7 @@ def find_source(manifest, path: Path, data_dir: Path) -> Inputs:
             records.append({"file": name, "source": str(file), "kind": "local",
                             "sha256": fetch.sha256_file(file), "checksum_matched": None,
                             "note": "official MNIST-M release; the manifest has no checksum"})
-        _log.info(f"mnist_m: reading Ganin's official MNIST-M images from {official} (the manifest "
+        ui.info(f"mnist_m: reading Ganin's official MNIST-M images from {official} (the manifest "
                   "has no checksum for them; recorded in provenance.json).")
         return Inputs({}, records, kind="official", extra={"root": official})
 
@@ -153,7 +153,7 @@ def _photos(manifest, inputs: Inputs) -> tuple[list[np.ndarray], dict]:
     matched = digest == expected
     count = option(manifest, "photos_count", int, 0)
     if not matched and inputs.kind == "photos":
-        _log.warn(f"{source}: the {len(items)} photos have digest {digest}, the manifest "
+        ui.warn(f"{source}: the {len(items)} photos have digest {digest}, the manifest "
                   f"({manifest.where}) expects {expected} for the {count} BSDS500 train photos. "
                   "Accepted because they came through --from; recorded as unverified in "
                   "provenance.json.")
@@ -233,7 +233,7 @@ def _valid_count(manifest, train_size: int) -> int:
     if train_size >= 2 * wanted:
         return wanted
     count = max(1, train_size // 6)
-    _log.warn(f"mnist_m: only {train_size} training digits; the valid split gets {count} "
+    ui.warn(f"mnist_m: only {train_size} training digits; the valid split gets {count} "
               f"examples instead of {wanted}.")
     return count
 
@@ -321,7 +321,7 @@ def convert(manifest, inputs: Inputs, ctx) -> Converted:
         base_prov = store.read_json(base_dir / store.PROVENANCE)
     except DataError:
         pass
-    _log.info(f"mnist_m: generated {sum(len(s.labels) for s in out.values()):,} images from "
+    ui.info(f"mnist_m: generated {sum(len(s.labels) for s in out.values()):,} images from "
               f"{len(photos)} photos in {elapsed:.1f} s")
     return Converted(
         {"train": out["train"], "valid": out["valid"], "test": out["test"]}, names,
