@@ -9,6 +9,7 @@ traceback for every error.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -333,6 +334,8 @@ def sample(
 
 def main() -> None:
     """Console-script entry point."""
+    # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) hides our own output.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app(prog_name="modelzoo")
 
 

@@ -57,6 +57,9 @@ class ModelConfig:
     name: str
     num_classes: int = _positive(10)
     dropout: float = field(default=0.5, metadata={"min": 0.0})
+    # BatchNormalization momentum (Keras default 0.99). Short runs on small data want ~0.9, or
+    # the moving statistics lag the weights and test accuracy trails training accuracy.
+    bn_momentum: float = field(default=0.99, metadata={"min": 0.0})
 
 
 @dataclass(frozen=True)

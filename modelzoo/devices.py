@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from modelzoo.errors import DeviceError, UsageError
 
 if TYPE_CHECKING:
-    import tensorflow as tf
+    pass
 
 STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
 

@@ -198,6 +198,12 @@ class Engine:
                     f"stays the newest: {last_good or 'none (no checkpoint yet)'}.",
                     fix="lower the learning rate (--set train.optimizer.learning_rate=...) and "
                         f"resume: modelzoo train {self.config.name} --run-dir {self.run_dir}")
+            if step % cfg.log_every == 0 or step >= cfg.steps:
+                # Reading a metric sums it over replicas (a collective under multi-worker), so
+                # every worker reads, not just the chief that prints.
+                for metric in self.recipe.train_metrics():
+                    logs[metric.name] = float(metric.result())
+                    metric.reset_state()
             if log:
                 log.add(step, n, logs)
             if step % cfg.checkpoint_every == 0 and step < cfg.steps:
@@ -234,13 +240,18 @@ class Engine:
         return {"step": step, "split": split, **results}
 
     def _catch_signals(self) -> dict:
-        """SIGTERM (e.g. a preempted job) stops at the next boundary and saves a checkpoint."""
+        """SIGTERM (a preempted job) or a first Ctrl-C stops at the next log/checkpoint boundary
+        and saves a checkpoint; a second Ctrl-C interrupts at once."""
+        old = {}
+
         def stop(signum, _frame):
             self._stop_reason = signal.Signals(signum).name
+            if signum == signal.SIGINT:
+                signal.signal(signal.SIGINT, old.get(signal.SIGINT, signal.default_int_handler))
 
-        old = {}
         try:
-            old[signal.SIGTERM] = signal.signal(signal.SIGTERM, stop)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                old[sig] = signal.signal(sig, stop)
         except ValueError:  # not the main thread: leave signals alone
             pass
         return old
@@ -290,8 +301,11 @@ class _Log:
         self.bar = _Bar(start, self.cfg.steps) if ui.err.is_terminal else None
 
     def add(self, step: int, n: int, logs: dict[str, float]) -> None:
+        """Losses of `n` steps (averaged over those steps) and, at a log boundary, metrics."""
+        metric_names = {m.name for m in self.engine.recipe.train_metrics()}
         for k, v in logs.items():
-            self.pending[k] = self.pending.get(k, 0.0) + v * n
+            if k not in metric_names:
+                self.pending[k] = self.pending.get(k, 0.0) + v * n
         self.pending_steps += n
         if step % self.cfg.log_every and step < self.cfg.steps:
             if self.bar:
@@ -301,9 +315,7 @@ class _Log:
         rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
         self.last_time, self.last_step = now, step
         values = {k: v / self.pending_steps for k, v in self.pending.items()}
-        for metric in self.engine.recipe.train_metrics():
-            values[metric.name] = float(metric.result())
-            metric.reset_state()
+        values.update({k: v for k, v in logs.items() if k in metric_names})
         self.pending, self.pending_steps = {}, 0
         speed = {"steps_per_sec": round(rate, 2),
                  "images_per_sec": round(rate * self.cfg.batch_size, 1)}

@@ -41,7 +41,7 @@ def inspect(name_or_path: str, overrides=(), out: Path | None = None,
     writer = tf.summary.create_file_writer(str(graph_dir))
     for name, model in recipe.networks().items():
         lines: list[str] = []
-        model.summary(print_fn=lambda text, line_break=True: lines.append(text))
+        model.summary(print_fn=lambda text, line_break=True, into=lines: into.append(text))
         trainable = sum(int(tf.size(v)) for v in model.trainable_weights)
         frozen = sum(int(tf.size(v)) for v in model.non_trainable_weights)
         report.networks.append(NetworkReport(name, trainable, frozen, "\n".join(lines)))

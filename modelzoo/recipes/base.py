@@ -18,6 +18,22 @@ Lifecycle, as the engine drives it:
     hooks:     recipe.on_evaluate(step, run_dir) after each periodic evaluation,
                recipe.on_train_end(run_dir) once, at the end (pictures, GIFs)
 
+Details the engine relies on (modelzoo/engine.py):
+- `build` returns what to checkpoint. Keras layers/models in it are saved as ALL their variables
+  keyed by Keras path (Keras 3 keeps sub-layers in lists that `tf.train.Checkpoint` does not
+  follow, so BatchNorm statistics would otherwise be lost); other values (optimisers,
+  `tf.random.Generator`) are saved as they are. The engine adds the int64 `step` itself.
+- Optimisers come from `modelzoo.optim.build_optimizer(cfg.train.optimizer)` (or another
+  `OptimizerConfig`); call `optimizer.build(variables)` inside `build`, before the first step.
+- `train_step` may run inside a `tf.range` loop of several steps per call; return the same keys
+  every step. `train_metrics()` are read and reset at each log line, on every worker.
+- Reading a metric sums it over replicas, a collective op under multi-worker: read distributed
+  state in `eval_results` (every worker calls it), never only in the chief-only hooks.
+- `on_evaluate(step, out_dir)` also runs after `modelzoo eval`, with the folder of `--json`
+  (else the run dir) as `out_dir`: write pictures there (the classifier's confusion matrix).
+- The training data must be deterministic for a given seed: on resume the engine skips the
+  batches already consumed (`dataset.skip(step)`) instead of checkpointing the iterator.
+
 Losses returned by `train_step` must already be divided by the GLOBAL batch
 (`tf.nn.compute_average_loss` over `keras.losses.X(reduction=None)` values; batch-level terms go
 through `tf.nn.scale_regularization_loss`), so the engine's SUM over replicas is the true mean.

@@ -53,7 +53,8 @@ class Classifier(Recipe):
         cfg = self.config
         classes = cfg.model.num_classes
         self.model = create_model(cfg.model.name, input_shape=self.input_shape,
-                                  num_classes=classes, dropout=cfg.model.dropout)
+                                  num_classes=classes, dropout=cfg.model.dropout,
+                                  bn_momentum=cfg.model.bn_momentum)
         self.cross_entropy = keras.losses.SparseCategoricalCrossentropy(reduction=None)
         self.optimizer = build_optimizer(cfg.train.optimizer, loss_scale=needs_loss_scale())
         self.optimizer.build(self.model.trainable_variables)  # before tracing (see style guide)
@@ -120,11 +121,11 @@ class Classifier(Recipe):
             metric.reset_state()
 
     def eval_results(self):
+        # Read here, on every worker: reading sums over replicas, which is a collective op
+        # under multi-worker, while on_evaluate runs on the chief only.
+        self.last_confusion_matrix = self.confusion.result().numpy()
         return {"loss": float(self.eval_loss.result()),
                 "accuracy": float(self.eval_accuracy.result())}
-
-    def confusion_matrix(self):
-        return self.confusion.result().numpy()
 
     # -- other commands
     def networks(self):
@@ -135,5 +136,5 @@ class Classifier(Recipe):
 
     def on_evaluate(self, step: int, run_dir: Path) -> None:
         labels = [str(i) for i in range(self.config.model.num_classes)]
-        plots.confusion_matrix(self.confusion_matrix(), labels, Path(run_dir) / "confusion_matrix.png",
+        plots.confusion_matrix(self.last_confusion_matrix, labels, Path(run_dir) / "confusion_matrix.png",
                                title=f"{self.config.name}: step {step}")

@@ -7,8 +7,8 @@ Adam optimisers and binary cross-entropy on logits (the non-saturating generator
 
 Evaluation scores the generator with the TF-GAN MNIST metrics (`modelzoo.gan_metrics`) on a zoo
 classifier (`gan.classifier`): `gan.metric_samples` real images of the eval split, as many generated
-images, and — so the figures read without a paper — real images of the other split (the ceiling)
-and a freshly initialised generator (the floor). Pictures: a grid from a fixed noise seed at every
+images, and — so the figures read without a paper — real training images (the ceiling) and the
+generator at its initial weights (the floor). Pictures: a grid from a fixed noise seed at every
 evaluation (`samples/step_XXXXXX.png`), and at the end an animated GIF of those grids.
 """
 
@@ -51,6 +51,7 @@ class DCGAN(Recipe):
         self.strategy = strategy
         nets = create_model(self.config.model.name, noise_dim=self.gan.noise_dim)
         self.generator, self.discriminator = nets["generator"], nets["discriminator"]
+        self._check_image_shape()
         # Two optimisers, one per network; built now so the traced step finds their slots.
         self.g_optimizer = build_optimizer(self.config.train.optimizer)
         self.d_optimizer = build_optimizer(self.config.train.optimizer)
@@ -58,14 +59,24 @@ class DCGAN(Recipe):
         self.d_optimizer.build(self.discriminator.trainable_variables)
         # Checkpointed, with its own stream per replica, so a resumed run draws the same noise.
         self.noise = tf.random.Generator.from_seed(self.seed)
-        # The engine seeds Keras before build, so these are the step-0 weights of every run with
-        # this seed, resumed or not: the "untrained generator" the evaluation reports.
+        # The floor of the evaluation. `modelzoo train` seeds Keras before build, so in training
+        # these are the run's own step-0 weights, resumed or not.
         self.initial_generator_weights = self.generator.get_weights()
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True, reduction=None)
         self.d_accuracy = keras.metrics.BinaryAccuracy(name="d_accuracy", threshold=0.0)
         return {"generator": self.generator, "discriminator": self.discriminator,
                 "g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer,
                 "noise": self.noise}
+
+    def _check_image_shape(self) -> None:
+        data = self.config.data
+        wanted = (*data.image_size, data.channels)
+        made = tuple(self.generator.output_shape[1:])
+        if tuple(wanted) != made:
+            raise ConfigError(f"data.image_size {data.image_size} with data.channels "
+                              f"{data.channels} does not match the generator's {made} images.",
+                              fix=f"--set data.image_size=[{made[0]},{made[1]}] "
+                                  f"--set data.channels={made[2]}")
 
     # -- data
     def train_dataset(self, global_batch_size: int, seed: int) -> tf.data.Dataset:
@@ -134,12 +145,11 @@ class DCGAN(Recipe):
         # The ceiling: real training images, scored like generated ones against the eval split.
         train_images = self._images(self.config.data.train_split, batch).unbatch().take(count)
         self.train_probs = self.classifier.probabilities_of(train_images.batch(batch))
-        # The floor: this run's generator as it was before training (the same seed, same init).
+        # The floor: the generator as it was before training.
         untrained = create_model(self.config.model.name, noise_dim=self.gan.noise_dim)["generator"]
         untrained.set_weights(self.initial_generator_weights)
         noise = tf.random.stateless_normal([count, self.gan.noise_dim], seed=[self.seed, 1])
-        fakes = tf.data.Dataset.from_tensor_slices(noise).batch(batch).map(
-            lambda z: untrained(z, training=False))
+        fakes = (untrained(noise[i:i + batch], training=False) for i in range(0, count, batch))
         self.untrained_probs = self.classifier.probabilities_of(fakes)
 
     def eval_results(self) -> dict[str, float]:
@@ -165,7 +175,8 @@ class DCGAN(Recipe):
                 "images": int(self.generated_statistics.count.numpy()) if self.classifier else 0,
                 "frechet_features": "the classifier's log-probabilities (logits - logsumexp)",
                 "real_reference": "the eval split's images; real_* scores training images "
-                                  "against them, untrained_* the generator before training"}
+                                  "against them, untrained_* the generator at its initial "
+                                  "weights"}
 
     # -- what other commands need
     def networks(self) -> dict[str, keras.Model]:

@@ -55,7 +55,7 @@ def test_one_train_step_updates_both_networks(sample_data_dir):
     assert all(np.isfinite(float(v)) and float(v) > 0 for v in losses.values())
     for name, net in nets.items():
         moved = [not np.array_equal(old, new.numpy())
-                 for old, new in zip(before[name], net.trainable_weights)]
+                 for old, new in zip(before[name], net.trainable_weights, strict=True)]
         assert all(moved), f"{name}: {moved.count(False)} weight tensors did not change"
     assert int(recipe.g_optimizer.iterations) == int(recipe.d_optimizer.iterations) == 1
 
