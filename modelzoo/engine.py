@@ -196,8 +196,8 @@ class Engine:
                     f"Training diverged: {', '.join(f'{k}={v}' for k, v in bad.items())} in the "
                     f"steps up to {step}. Stopped without saving, so the last good checkpoint "
                     f"stays the newest: {last_good or 'none (no checkpoint yet)'}.",
-                    fix="lower the learning rate (--set train.optimizer.learning_rate=...) and "
-                        f"resume: modelzoo train {self.config.name} --run-dir {self.run_dir}")
+                    fix="lower the learning rate (--set train.optimizer.learning_rate=...) in a "
+                        "new run; a resumed run keeps the rate saved in its checkpoint")
             if step % cfg.log_every == 0 or step >= cfg.steps:
                 # Reading a metric sums it over replicas (a collective under multi-worker), so
                 # every worker reads, not just the chief that prints.
@@ -262,22 +262,18 @@ def checkpointable(trackables: dict[str, Any]) -> dict[str, Any]:
 
     Keras 3 keeps sub-layers in its own lists (Sequential and functional layers, a subclass's
     `self.blocks = [...]`), which TensorFlow's checkpoint graph does not follow: BatchNorm moving
-    statistics of such layers were silently not saved. So every Keras layer/model is saved as a
-    dict of ALL its variables keyed by their unique Keras path; other objects (optimisers,
-    `tf.random.Generator`s) are saved as they are.
+    statistics of such layers were silently not saved. So every Keras layer/model is saved as
+    ALL its variables (weights and random-seed states), keyed by position and local name
+    ("0007_moving_mean"): positions are stable for one architecture, while Keras' global
+    auto-names ("dense_3") change with how many models a process built before. Other objects
+    (optimisers, `tf.random.Generator`) are saved as they are.
     """
     import keras
 
     saved = {}
     for name, obj in trackables.items():
         if isinstance(obj, keras.layers.Layer):
-            weights: dict[str, Any] = {}
-            for variable in obj.weights:
-                key = variable.path
-                while key in weights:  # two variables with one path: keep both, stably
-                    key += "_"
-                weights[key] = variable
-            saved[name] = weights
+            saved[name] = {f"{i:04d}_{v.name}": v for i, v in enumerate(obj.variables)}
         else:
             saved[name] = obj
     return saved

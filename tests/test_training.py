@@ -96,6 +96,15 @@ def test_eager_mode_trains(sample_data_dir, tmp_path):
     assert final_eval(tmp_path / "eager")["step"] == 4
 
 
+def test_augmentation_layers_train_and_are_checkpointed(sample_data_dir, tmp_path):
+    import tensorflow as tf
+
+    train(["--run-dir", str(tmp_path / "aug"), "--set", "data.augment=true",
+           "--set", "train.steps=4", "--set", "train.log_every=2"], sample_data_dir)
+    names = [n for n, _ in tf.train.list_variables(str(tmp_path / "aug" / "checkpoints"))]
+    assert any(n.startswith("augment/") for n in names)
+
+
 def test_mixed_float16_trains_with_a_float32_output(sample_data_dir, tmp_path):
     train(["--run-dir", str(tmp_path / "mixed"), "--precision", "mixed_float16",
            "--set", "train.steps=40"], sample_data_dir)

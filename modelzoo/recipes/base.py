@@ -20,9 +20,10 @@ Lifecycle, as the engine drives it:
 
 Details the engine relies on (modelzoo/engine.py):
 - `build` returns what to checkpoint. Keras layers/models in it are saved as ALL their variables
-  keyed by Keras path (Keras 3 keeps sub-layers in lists that `tf.train.Checkpoint` does not
-  follow, so BatchNorm statistics would otherwise be lost); other values (optimisers,
-  `tf.random.Generator`) are saved as they are. The engine adds the int64 `step` itself.
+  (weights, BatchNorm statistics, seed states) keyed by position (Keras 3 keeps sub-layers in
+  lists that `tf.train.Checkpoint` does not follow, so BatchNorm statistics would otherwise be
+  lost); other values (optimisers, `tf.random.Generator`) are saved as they are. The engine
+  adds the int64 `step` itself. Return every network, or its non-trainable state is not saved.
 - Optimisers come from `modelzoo.optim.build_optimizer(cfg.train.optimizer)` (or another
   `OptimizerConfig`); call `optimizer.build(variables)` inside `build`, before the first step.
 - `train_step` may run inside a `tf.range` loop of several steps per call; return the same keys

@@ -170,9 +170,11 @@ class DCGAN(Recipe):
         }
 
     def eval_info(self) -> dict[str, Any]:
-        """What the figures were measured with, for the eval JSON."""
-        return {"classifier": self.classifier.description if self.classifier else None,
-                "images": int(self.generated_statistics.count.numpy()) if self.classifier else 0,
+        """What the figures were measured with, flat, for the eval JSON (after an evaluation)."""
+        if self.classifier is None:
+            return {}
+        described = {f"classifier_{k}": v for k, v in self.classifier.description.items()}
+        return {**described, "metric_images": int(self.generated_statistics.count.numpy()),
                 "frechet_features": "the classifier's log-probabilities (logits - logsumexp)",
                 "real_reference": "the eval split's images; real_* scores training images "
                                   "against them, untrained_* the generator at its initial "

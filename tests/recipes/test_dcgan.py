@@ -129,3 +129,18 @@ def test_grid_layout_and_pixel_values():
     top = sample.GAP
     lefts = [sample.GAP + i * (28 + sample.GAP) for i in range(3)]
     assert [int(grid[top, left]) for left in lefts] == [0, 128, 255]  # x·127.5 + 127.5
+
+
+def test_eval_of_a_run_records_the_classifier_it_used(dcgan_run, classifier_run, sample_data_dir):
+    from modelzoo import evaluate
+
+    run_dir, _, resumed = dcgan_run
+    session = evaluate.open_session(run_dir, None, sample_data_dir)  # as `modelzoo eval` does
+    results = session.engine.evaluate("test")
+    # The same checkpoint, noise and real images as the run's own final evaluation.
+    assert results["mnist_score"] == pytest.approx(resumed["mnist_score"], rel=1e-3)
+    assert results["frechet_distance"] == pytest.approx(resumed["frechet_distance"], rel=1e-3)
+    info = session.recipe.eval_info()
+    assert info["classifier_run_dir"] == str(classifier_run)
+    assert info["classifier_checkpoint"].endswith("best-30")
+    assert info["metric_images"] == 64
