@@ -32,6 +32,8 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/dsn_throughput.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache
