@@ -210,16 +210,29 @@ def load_classifier(spec: str, data_dir: Path, *, image_range=(-1.0, 1.0)) -> Cl
     """The classifier named by `gan.classifier`: a run dir, or a config whose newest run is used.
 
     Its best checkpoint is restored (else the newest) through the engine, in the current
-    distribution strategy's scope. A config with no finished run is trained first
-    (`modelzoo train NAME`), once; later evaluations reuse that run.
+    distribution strategy's scope. A config with no trained run, or whose newest run no longer
+    restores (written by an older checkpoint format), is trained first (`modelzoo train NAME`),
+    once; later evaluations reuse that run.
     """
+    run_dir = classifier_run_dir(spec, data_dir)
+    try:
+        return _restore_classifier(run_dir, data_dir, image_range)
+    except UsageError as exc:
+        if _is_run_dir(spec):
+            raise
+        ui.warn(f"GAN metrics: the newest {spec!r} run ({run_dir}) does not restore "
+                f"({exc.message.splitlines()[0][:120]}...); training a new one.")
+    _train_classifier(spec, data_dir)
+    return _restore_classifier(classifier_run_dir(spec, data_dir), data_dir, image_range)
+
+
+def _restore_classifier(run_dir: Path, data_dir: Path, image_range) -> Classifier:
     import tensorflow as tf
 
     from modelzoo import devices, runs
     from modelzoo.engine import BEST, CHECKPOINTS, Engine
     from modelzoo.registry import recipe_class
 
-    run_dir = classifier_run_dir(spec, data_dir)
     cfg = runs.read_config(run_dir)
     recipe = recipe_class(cfg.recipe)(cfg, data_dir)
     placement = devices.Placement(strategy=tf.distribute.get_strategy(),
@@ -241,12 +254,18 @@ def load_classifier(spec: str, data_dir: Path, *, image_range=(-1.0, 1.0)) -> Cl
                       image_range=tuple(image_range), description=description)
 
 
+def _is_run_dir(spec: str) -> bool:
+    from modelzoo import runs
+
+    return (Path(spec).expanduser() / runs.CONFIG_FILE).is_file()
+
+
 def classifier_run_dir(spec: str, data_dir: Path) -> Path:
     """A run dir as given, else the newest trained run of config `spec`, else a new one."""
     from modelzoo import runs
 
     given = Path(spec).expanduser()
-    if (given / runs.CONFIG_FILE).is_file():
+    if _is_run_dir(spec):
         if not runs.has_checkpoints(given):
             raise UsageError(f"gan.classifier {spec} is a run dir without checkpoints.",
                              fix=f"modelzoo train {runs.read_config(given).name} --run-dir {spec}")
