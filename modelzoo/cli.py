@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from modelzoo import ui
+from modelzoo import files, ui
 from modelzoo.errors import ModelzooError, UsageError
 
 _state = {"debug": False}
@@ -229,8 +229,7 @@ def eval_(
     ui.out.print(table)
     ui.out.print(f"checkpoint: {report['checkpoint']}", markup=False)
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        files.write_json(json_path, report)
         ui.out.print(f"wrote {json_path}", markup=False)
     evaluate.check_gates(report, gates)
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelzoo import ui
+from modelzoo import files, ui
 from modelzoo.errors import TrainingError, UsageError
 
 if TYPE_CHECKING:
@@ -152,9 +152,9 @@ class Engine:
         cfg = self.config.train
         start = int(self.step.numpy())
         if start >= cfg.steps:
-            _line(f"Already trained to step {start} (train.steps={cfg.steps}); evaluating only.")
+            ui.info(f"Already trained to step {start} (train.steps={cfg.steps}); evaluating only.")
         elif start:
-            _line(f"Resuming at step {start} of {cfg.steps} from {self.run_dir / CHECKPOINTS}.")
+            ui.info(f"Resuming at step {start} of {cfg.steps} from {self.run_dir / CHECKPOINTS}.")
         self._cached_step_fn = self._replica_train_step()
         dataset = self.recipe.train_dataset(cfg.batch_size, cfg.seed)
         iterator = iter(self._distribute(dataset.skip(start)))  # fast-forward to the saved position
@@ -232,8 +232,8 @@ class Engine:
                                     else results[monitor] < best["value"])
         if improved:
             self.best.save(checkpoint_number=step)
-            best_file.write_text(json.dumps({"step": step, "monitor": monitor,
-                                             "value": results[monitor], "split": split}) + "\n")
+            files.write_json(best_file, {"step": step, "monitor": monitor,
+                                         "value": results[monitor], "split": split})
         if log:
             log.evaluation(step, split, results, improved)
             self.recipe.on_evaluate(step, self.run_dir)
@@ -320,7 +320,7 @@ class _Log:
         if self.bar:
             self.bar.update(step, f"{rate:.1f} steps/s | {text}")
         else:
-            _line(f"train | step {step}/{self.cfg.steps} | {rate:.1f} steps/s | "
+            ui.info(f"train | step {step}/{self.cfg.steps} | {rate:.1f} steps/s | "
                     f"{rate * self.cfg.batch_size:.0f} images/s | {text}")
 
     def evaluation(self, step: int, split: str, results: dict[str, float], best: bool) -> None:
@@ -330,7 +330,7 @@ class _Log:
         if self.bar:
             self.bar.print(message)
         else:
-            _line(message)
+            ui.info(message)
 
     def _record(self, phase: str, step: int, values: dict[str, float], **extra) -> None:
         with self.writers[phase].as_default(step=step):
@@ -358,10 +358,6 @@ class _Log:
         for writer in self.writers.values():
             writer.close()
 
-
-def _line(text: str) -> None:
-    """One unwrapped log line (CI logs are read by people and by grep)."""
-    ui.err.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 class _Bar:

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from modelzoo import config as config_module
+from modelzoo import files
 from modelzoo.errors import UsageError
 
 RUNS_ROOT = Path("runs")
@@ -54,7 +55,7 @@ def write_config(run_dir: Path, cfg: "config_module.ExperimentConfig") -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     text = "# Resolved config of this run (bases merged, overrides and the seed applied).\n"
     text += config_module.to_yaml(cfg.to_dict())
-    (run_dir / CONFIG_FILE).write_text(text, encoding="utf-8")
+    files.write_text(run_dir / CONFIG_FILE, text)
 
 
 def read_config(run_dir: Path) -> "config_module.ExperimentConfig":
@@ -75,7 +76,7 @@ def write_env(run_dir: Path, placement_description: str, **facts) -> None:
     env.update({k: str(v) for k, v in facts.items()})
     env["command"] = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     env["cwd"] = os.getcwd()
-    (run_dir / "env.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
+    files.write_json(run_dir / "env.json", env)
 
 
 def read_env(run_dir: Path) -> dict:

@@ -46,12 +46,12 @@ def train(name_or_path: str, *, overrides=(), device: str = "auto", strategy: st
                          fix=f"modelzoo train {name_or_path}   (a fresh run)")
     cfg = _with_seed(cfg, seed, run_dir if resuming else None)
     if placement.worker != "chief":
-        _line(f"This worker: {placement.worker}")
+        ui.info(f"This worker: {placement.worker}")
     if placement.is_chief:
         runs.write_config(run_dir, cfg)
         runs.write_env(run_dir, placement.description, precision=precision,
                        deterministic=deterministic, eager=eager)
-        _line(f"Run dir: {run_dir}  ({'resuming' if resuming else 'new run'}; seed "
+        ui.info(f"Run dir: {run_dir}  ({'resuming' if resuming else 'new run'}; seed "
                 f"{cfg.train.seed}; {placement.description}; precision {precision})")
     with precision_policy(precision):
         _seed_everything(cfg.train.seed, deterministic)
@@ -64,9 +64,6 @@ def train(name_or_path: str, *, overrides=(), device: str = "auto", strategy: st
         final = engine.train()
     return TrainResult(run_dir=run_dir, final=final)
 
-
-def _line(text: str) -> None:
-    ui.err.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def require_data(cfg: "config_module.ExperimentConfig", data_dir: Path) -> None:

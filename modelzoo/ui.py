@@ -90,7 +90,8 @@ def warn(message: str) -> None:
 
 
 def info(message: str) -> None:
-    err.print(message, markup=False)
+    """One unwrapped line on stderr (CI logs are read by people and by grep)."""
+    err.print(message, markup=False, soft_wrap=True)
 
 
 def print_error(title: str, message: str, fix: str | None) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from modelzoo import ui
+from modelzoo import files, ui
 from modelzoo.errors import DataError
 
 FORMAT_VERSION = 1
@@ -62,11 +62,7 @@ def read_json(path: Path) -> dict:
 
 def write_json(path: Path, data: dict) -> None:
     """Deterministic JSON (sorted keys, fixed indentation), written via a temp name."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
+    files.write_json(path, data, sort_keys=True)
 
 
 @contextmanager
