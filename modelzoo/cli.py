@@ -333,7 +333,8 @@ def sample(
 
 def main() -> None:
     """Console-script entry point."""
-    # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) hides our own output.
+    # Quiets TensorFlow's C++ info/warning logs (the few lines absl prints before it is
+    # initialised cannot be silenced from Python).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app(prog_name="modelzoo")
 
