@@ -123,8 +123,7 @@ class GANConfig:
     """DCGAN sampling and metric set-up; see configs/dcgan.yaml."""
 
     noise_dim: int = _positive(100)
-    grid_size: int = _positive(4)  # the fixed-seed grid is grid_size × grid_size images
-    sample_every: int = _positive(200)
+    grid_size: int = _positive(4)  # the fixed-seed grid (grid_size² images), every evaluation
     classifier: str = "minivggnet"  # config name or run dir of the classifier behind the metrics
     metric_samples: int = _positive(1000)
 

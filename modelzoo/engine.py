@@ -286,6 +286,7 @@ class _Log:
         tf = engine.tf
         self.engine, self.tf = engine, tf
         self.cfg = engine.config.train
+        self.images_per_step = engine.recipe.images_per_step()
         run_dir = engine.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         self.writers = {"train": tf.summary.create_file_writer(str(run_dir / "tb" / "train")),
@@ -314,14 +315,14 @@ class _Log:
         values.update({k: v for k, v in logs.items() if k in metric_names})
         self.pending, self.pending_steps = {}, 0
         speed = {"steps_per_sec": round(rate, 2),
-                 "images_per_sec": round(rate * self.cfg.batch_size, 1)}
+                 "images_per_sec": round(rate * self.images_per_step, 1)}
         self._record("train", step, {**values, **speed})
         text = " ".join(f"{k} {v:.4f}" for k, v in values.items())
         if self.bar:
             self.bar.update(step, f"{rate:.1f} steps/s | {text}")
         else:
             ui.info(f"train | step {step}/{self.cfg.steps} | {rate:.1f} steps/s | "
-                    f"{rate * self.cfg.batch_size:.0f} images/s | {text}")
+                    f"{rate * self.images_per_step:.0f} images/s | {text}")
 
     def evaluation(self, step: int, split: str, results: dict[str, float], best: bool) -> None:
         self._record("validation", step, results, split=split)

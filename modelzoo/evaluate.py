@@ -60,7 +60,7 @@ def checkpoint_path(run_dir: Path, checkpoint: str | None) -> str:
 
 def open_session(run_dir: Path, checkpoint: str | None, data_dir: Path | None) -> Session:
     """Build the run's recipe under its precision on one device and restore the checkpoint."""
-    from modelzoo.training import precision_policy, require_data
+    from modelzoo.training import precision_policy, require_data, seed_everything
 
     cfg = runs.read_config(run_dir)
     placement = devices.place("auto", "one")
@@ -71,6 +71,7 @@ def open_session(run_dir: Path, checkpoint: str | None, data_dir: Path | None) -
     from modelzoo.registry import recipe_class
 
     with precision_policy(runs.read_env(run_dir).get("precision", "float32")):
+        seed_everything(cfg.train.seed, deterministic=False)  # the run's own initial weights
         recipe = recipe_class(cfg.recipe)(cfg, root)
         engine = Engine(recipe, placement, run_dir)
         step = engine.restore(path)
@@ -90,7 +91,7 @@ def evaluate(name_or_path: str | None = None, *, run_dir: Path | None = None,
     return {**metrics, "model": cfg.model.name,
             "dataset": cfg.data.target_dataset or cfg.data.dataset, "split": split,
             "examples": session.engine.examples_evaluated, "checkpoint": session.checkpoint,
-            "step": session.step, "run_dir": str(run_dir)}
+            "step": session.step, "run_dir": str(run_dir), **session.recipe.eval_info()}
 
 
 def parse_gates(texts: list[str]) -> dict[str, float]:

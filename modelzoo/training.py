@@ -54,7 +54,7 @@ def train(name_or_path: str, *, overrides=(), device: str = "auto", strategy: st
         ui.info(f"Run dir: {run_dir}  ({'resuming' if resuming else 'new run'}; seed "
                 f"{cfg.train.seed}; {placement.description}; precision {precision})")
     with precision_policy(precision):
-        _seed_everything(cfg.train.seed, deterministic)
+        seed_everything(cfg.train.seed, deterministic)
         from modelzoo.engine import Engine
         from modelzoo.registry import recipe_class
 
@@ -100,7 +100,7 @@ def _with_seed(cfg, explicit: int | None, resumed_from: Path | None):
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
 
 
-def _seed_everything(seed: int, deterministic: bool) -> None:
+def seed_everything(seed: int, deterministic: bool) -> None:
     import keras
     import tensorflow as tf
 

@@ -96,6 +96,15 @@ class Recipe:
         """The evaluation metrics as plain floats; must include `config.eval.monitor`."""
         raise NotImplementedError
 
+    def eval_info(self) -> dict[str, Any]:
+        """Flat facts about the last evaluation for the eval JSON (e.g. which classifier
+        scored a GAN's samples); called after `eval_results`."""
+        return {}
+
+    def images_per_step(self) -> int:
+        """Images one global training step reads, for the images/s figure."""
+        return self.config.train.batch_size
+
     # -- what other commands need
     def networks(self) -> dict[str, "keras.Model"]:
         """Every Keras network by name, for `modelzoo inspect` (summaries, parameter counts)."""

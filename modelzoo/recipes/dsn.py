@@ -81,6 +81,9 @@ class DSN(Recipe):
                         image_size=tuple(data.image_size), channels=data.channels,
                         value_range=tuple(data.value_range), **kwargs)
 
+    def images_per_step(self) -> int:
+        return 2 * self.config.train.batch_size  # a source and a target batch
+
     def train_dataset(self, global_batch_size: int, seed: int):
         """Two independently shuffled, repeated streams zipped: one (source, target) pair a step.
 
