@@ -206,6 +206,13 @@ class DSN(Recipe):
         names += ["domain_accuracy"] if "domain_classifier" in self.nets else []
         return {name: float(self.eval_metrics[name].result()) for name in names}
 
+    def eval_info(self) -> dict[str, Any]:
+        """`examples` counts the target images `accuracy` is measured on (the engine counted
+        both domains); the metrics' weight sums are those counts."""
+        count = {k: int(m.count.numpy()) for k, m in self.eval_metrics.items()
+                 if k in ("accuracy", "source_accuracy")}
+        return {"examples": count["accuracy"], "source_examples": count["source_accuracy"]}
+
     # ------------------------------------------------------------------ other commands
     def networks(self) -> dict[str, keras.Model]:
         return dict(self.nets)
