@@ -58,21 +58,28 @@ def checkpoint_path(run_dir: Path, checkpoint: str | None) -> str:
     return str(checkpoint)
 
 
-def open_session(run_dir: Path, checkpoint: str | None, data_dir: Path | None) -> Session:
-    """Build the run's recipe under its precision on one device and restore the checkpoint."""
-    from modelzoo.training import precision_policy, require_data, seed_everything
+def open_session(run_dir: Path, checkpoint: str | None, data_dir: Path | None, *,
+                 placement: "devices.Placement | None" = None) -> Session:
+    """Rebuild a run's recipe from its config.yaml, under its precision, and restore a
+    checkpoint (`latest`, `best` or a path): the one way eval, export, sample and the GAN
+    metrics' classifier reopen a run.
 
-    cfg = runs.read_config(run_dir)
-    placement = devices.place("auto", "one")
-    root = paths.data_dir(data_dir)
-    require_data(cfg, root)
-    path = checkpoint_path(run_dir, checkpoint)
+    Without `placement` the caller owns the process: one device is chosen and the run's seed
+    is set, so recipe state built before restoring (e.g. DCGAN's untrained-generator floor) is
+    the run's own. With a `placement` (a run opened inside another run's strategy) the
+    process's devices and random state are left alone.
+    """
     from modelzoo.engine import Engine
     from modelzoo.registry import recipe_class
+    from modelzoo.training import precision_policy, seed_everything
 
+    cfg = runs.read_config(run_dir)
+    path = checkpoint_path(run_dir, checkpoint)
     with precision_policy(runs.read_env(run_dir).get("precision", "float32")):
-        seed_everything(cfg.train.seed, deterministic=False)  # the run's own initial weights
-        recipe = recipe_class(cfg.recipe)(cfg, root)
+        if placement is None:
+            placement = devices.place("auto", "one")
+            seed_everything(cfg.train.seed, deterministic=False)
+        recipe = recipe_class(cfg.recipe)(cfg, paths.data_dir(data_dir))
         engine = Engine(recipe, placement, run_dir)
         step = engine.restore(path)
     return Session(cfg, recipe, engine, path, step)
@@ -82,7 +89,10 @@ def evaluate(name_or_path: str | None = None, *, run_dir: Path | None = None,
              checkpoint: str | None = None, split: str | None = None,
              data_dir: Path | None = None, pictures_dir: Path | None = None) -> dict[str, Any]:
     """The flat report; writes the recipe's pictures (confusion matrix) to `pictures_dir`."""
+    from modelzoo.training import require_data
+
     run_dir = find_run_dir(name_or_path, run_dir)
+    require_data(runs.read_config(run_dir), paths.data_dir(data_dir))
     session = open_session(run_dir, checkpoint, data_dir)
     cfg = session.config
     split = split or cfg.eval.split

@@ -33,9 +33,12 @@ def export(run_dir: Path, fmt: str = "keras", out: Path | None = None,
     import numpy as np
     import tensorflow as tf
 
+    from modelzoo import paths, runs
     from modelzoo.evaluate import find_run_dir, open_session
+    from modelzoo.training import require_data
 
     run_dir = find_run_dir(None, run_dir)
+    require_data(runs.read_config(run_dir), paths.data_dir(data_dir))  # the comparison batch
     session = open_session(run_dir, checkpoint, data_dir)
     model = session.recipe.inference_model()
     batch = next(iter(session.recipe.eval_dataset(session.config.eval.split, 32)))

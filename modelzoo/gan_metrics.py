@@ -229,21 +229,18 @@ def load_classifier(spec: str, data_dir: Path, *, image_range=(-1.0, 1.0)) -> Cl
 def _restore_classifier(run_dir: Path, data_dir: Path, image_range) -> Classifier:
     import tensorflow as tf
 
-    from modelzoo import devices, runs
-    from modelzoo.engine import BEST, CHECKPOINTS, Engine
-    from modelzoo.registry import recipe_class
+    from modelzoo import devices
+    from modelzoo.engine import BEST, CHECKPOINTS
+    from modelzoo.evaluate import open_session
 
-    cfg = runs.read_config(run_dir)
-    recipe = recipe_class(cfg.recipe)(cfg, data_dir)
+    best = tf.train.latest_checkpoint(str(run_dir / CHECKPOINTS / BEST))
     placement = devices.Placement(strategy=tf.distribute.get_strategy(),
                                   description="classifier for the GAN metrics")
-    engine = Engine(recipe, placement, run_dir)
-    best = tf.train.latest_checkpoint(str(run_dir / CHECKPOINTS / BEST))
-    checkpoint = best or tf.train.latest_checkpoint(str(run_dir / CHECKPOINTS))
-    step = engine.restore(checkpoint)
+    session = open_session(run_dir, "best" if best else "latest", data_dir, placement=placement)
+    cfg, recipe, checkpoint = session.config, session.recipe, session.checkpoint
     best_file = run_dir / CHECKPOINTS / BEST / "best.json"
     description = {"config": cfg.name, "model": cfg.model.name, "run_dir": str(run_dir),
-                   "checkpoint": checkpoint, "step": step}
+                   "checkpoint": checkpoint, "step": session.step}
     if best and best_file.is_file():
         record = json.loads(best_file.read_text())
         description[f"{record['split']}_{record['monitor']}"] = record["value"]

@@ -94,21 +94,15 @@ def sample(run_dir: str | Path, num: int = 64, seed: int = 0, out: str | Path | 
 
 
 def _restore_generator_recipe(run_dir: Path, checkpoint: str | Path | None):
-    """The run's recipe, built from its config.yaml, with the checkpoint restored by the engine."""
-    import tensorflow as tf
-
-    from modelzoo import devices, paths, runs
-    from modelzoo.engine import Engine
+    """The run's DCGAN recipe with the checkpoint (default: the newest) restored."""
+    from modelzoo import runs
     from modelzoo.errors import UsageError
-    from modelzoo.registry import recipe_class
+    from modelzoo.evaluate import open_session
 
     cfg = runs.read_config(run_dir)
-    recipe = recipe_class(cfg.recipe)(cfg, paths.data_dir())
-    if not hasattr(recipe, "fixed_noise"):
+    if cfg.recipe != "dcgan":
         raise UsageError(f"{run_dir} is a {cfg.recipe!r} run; `sample` needs a generator "
                          "(a dcgan run).", fix="modelzoo sample --run-dir runs/dcgan/<time>")
     if checkpoint is None and not runs.has_checkpoints(run_dir):
         raise UsageError(f"{run_dir} has no checkpoint yet.", fix=f"modelzoo train {cfg.name}")
-    placement = devices.Placement(strategy=tf.distribute.get_strategy(), description="sample")
-    Engine(recipe, placement, run_dir).restore(checkpoint)  # None: the newest checkpoint
-    return recipe
+    return open_session(run_dir, None if checkpoint is None else str(checkpoint), None).recipe
