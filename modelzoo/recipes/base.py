@@ -68,6 +68,17 @@ class Recipe:
         raise NotImplementedError
 
     # -- data
+    def pipeline(self, split: str, batch_size: int, dataset: str | None = None,
+                 **options: Any) -> "tf.data.Dataset":
+        """`split` of `dataset` (default `data.dataset`) with images converted as `config.data`
+        asks (size, channels, value range); `options` go to `modelzoo.data.pipeline`."""
+        from modelzoo.data import pipeline
+
+        cfg = self.config.data
+        return pipeline(dataset or cfg.dataset, split, self.data_dir, batch_size=batch_size,
+                        image_size=tuple(cfg.image_size), channels=cfg.channels,
+                        value_range=tuple(cfg.value_range), **options)
+
     def train_dataset(self, global_batch_size: int, seed: int) -> "tf.data.Dataset":
         """An infinite (repeated), shuffled dataset batched by the global batch, drop_remainder."""
         raise NotImplementedError

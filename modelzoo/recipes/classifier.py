@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from modelzoo import data, plots
+from modelzoo import plots
 from modelzoo.optim import build_optimizer, needs_loss_scale
 from modelzoo.recipes.base import Recipe
 from modelzoo.registry import create_model
@@ -75,19 +75,13 @@ class Classifier(Recipe):
         return (height, width, self.config.data.channels)
 
     # -- data
-    def _pipeline(self, split: str, batch_size: int, **kwargs):
-        d = self.config.data
-        return data.pipeline(d.dataset, split, self.data_dir, batch_size=batch_size,
-                             image_size=tuple(d.image_size), channels=d.channels,
-                             value_range=tuple(d.value_range), **kwargs)
-
     def train_dataset(self, global_batch_size, seed):
-        return self._pipeline(self.config.data.train_split, global_batch_size, shuffle=True,
-                              seed=seed, repeat=True, cache=self.config.data.cache,
-                              drop_remainder=True)
+        return self.pipeline(self.config.data.train_split, global_batch_size, shuffle=True,
+                             seed=seed, repeat=True, cache=self.config.data.cache,
+                             drop_remainder=True)
 
     def eval_dataset(self, split, global_batch_size):
-        return self._pipeline(split, global_batch_size, cache=False)
+        return self.pipeline(split, global_batch_size, cache=False)
 
     # -- steps (per replica)
     def train_step(self, batch):

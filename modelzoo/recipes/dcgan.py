@@ -88,14 +88,9 @@ class DCGAN(Recipe):
         return images.take(self.gan.metric_samples).batch(global_batch_size)
 
     def _images(self, split: str, batch_size: int, train: bool = False, seed: int = 0):
-        from modelzoo import data
-
-        cfg = self.config.data
         # Evaluation reads only the first metric_samples images: a cache would be left partial.
-        batches = data.pipeline(cfg.dataset, split, self.data_dir, batch_size=batch_size,
-                                image_size=cfg.image_size, channels=cfg.channels,
-                                value_range=cfg.value_range, shuffle=train, seed=seed,
-                                repeat=train, cache=cfg.cache and train, drop_remainder=train)
+        batches = self.pipeline(split, batch_size, shuffle=train, seed=seed, repeat=train,
+                                cache=self.config.data.cache and train, drop_remainder=train)
         return batches.map(lambda image, label: image)  # labels are unused: the GAN is unconditional
 
     # -- steps (per replica)

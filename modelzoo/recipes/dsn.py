@@ -73,14 +73,6 @@ class DSN(Recipe):
         return {**self.nets, "optimizer": self.optimizer}
 
     # ------------------------------------------------------------------ data
-    def _pipeline(self, dataset: str, split: str, batch_size: int, **kwargs):
-        from modelzoo.data import pipeline
-
-        data = self.config.data
-        return pipeline(dataset, split, self.data_dir, batch_size=batch_size,
-                        image_size=tuple(data.image_size), channels=data.channels,
-                        value_range=tuple(data.value_range), **kwargs)
-
     def images_per_step(self) -> int:
         return 2 * self.config.train.batch_size  # a source and a target batch
 
@@ -91,10 +83,10 @@ class DSN(Recipe):
         """
         data = self.config.data
         common = dict(shuffle=True, repeat=True, cache=data.cache, drop_remainder=True)
-        source = self._pipeline(data.dataset, data.train_split, global_batch_size,
-                                seed=seed, **common)
-        target = self._pipeline(self._target_name(), data.train_split, global_batch_size,
-                                seed=None if seed is None else seed + 1, **common)
+        source = self.pipeline(data.train_split, global_batch_size, dataset=data.dataset,
+                               seed=seed, **common)
+        target = self.pipeline(data.train_split, global_batch_size, dataset=self._target_name(),
+                               seed=None if seed is None else seed + 1, **common)
         return tf.data.Dataset.zip((source, target)).prefetch(tf.data.AUTOTUNE)
 
     def eval_dataset(self, split: str, global_batch_size: int):
@@ -106,8 +98,8 @@ class DSN(Recipe):
         data = self.config.data
         common = dict(shuffle=False, repeat=False, cache=False, drop_remainder=False, seed=0)
         source_split = split if split in ("train", data.test_split) else data.test_split
-        source = self._pipeline(data.dataset, source_split, global_batch_size, **common)
-        target = self._pipeline(self._target_name(), split, global_batch_size, **common)
+        source = self.pipeline(source_split, global_batch_size, dataset=data.dataset, **common)
+        target = self.pipeline(split, global_batch_size, dataset=self._target_name(), **common)
         tag = lambda value: lambda x, y: (x, y, tf.fill(tf.shape(y), value))  # noqa: E731
         return source.map(tag(0.0)).concatenate(target.map(tag(1.0)))
 
@@ -238,8 +230,8 @@ def save_reconstructions(recipe: DSN, path: Path, count: int = PICTURE_EXAMPLES)
     panels = []
     for dataset, encoder in ((data.dataset, "source_encoder"),
                              (data.target_dataset, "target_encoder")):
-        batch = recipe._pipeline(dataset, data.test_split, count, shuffle=False, repeat=False,
-                                 cache=False, drop_remainder=False, seed=0)
+        batch = recipe.pipeline(data.test_split, count, dataset=dataset, shuffle=False, repeat=False,
+                                cache=False, drop_remainder=False, seed=0)
         images, _ = next(iter(batch))
         shared, _ = recipe.tower(images, training=False)
         private = recipe.nets[encoder](images, training=True)
