@@ -71,12 +71,12 @@ class Manifest:
 # --------------------------------------------------------------------------- discovery
 
 
-manifests_dir = paths.manifests_dir  # `$MODELZOO_MANIFESTS_DIR` there lets tests use fakes
+
 
 
 def list_datasets() -> list[str]:
     """Names of the manifests in the manifests folder, sorted."""
-    folder = manifests_dir()
+    folder = paths.manifests_dir()
     if not folder.is_dir():
         return []
     return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("."))
@@ -84,7 +84,7 @@ def list_datasets() -> list[str]:
 
 def load_manifest(name: str) -> Manifest:
     """The validated manifest for `name`; `UnknownNameError` with suggestions for a bad name."""
-    path = manifests_dir() / f"{name}.yaml"
+    path = paths.manifests_dir() / f"{name}.yaml"
     if not _NAME.match(name or "") or not path.is_file():
         raise unknown_name("dataset", name, list_datasets(), LIST_COMMAND)
     return parse_manifest(path)
