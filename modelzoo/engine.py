@@ -100,8 +100,12 @@ class Engine:
     def _eval_batch_body(self, batch):
         """One evaluation batch; returns how many examples it held (over all replicas)."""
         tf = self.tf
-        self.strategy.run(self.recipe.eval_step, args=(batch,))
-        sizes = self.strategy.run(lambda b: tf.shape(tf.nest.flatten(b)[0])[0], args=(batch,))
+
+        def step(replica_batch):
+            self.recipe.eval_step(replica_batch)
+            return tf.shape(tf.nest.flatten(replica_batch)[0])[0]
+
+        sizes = self.strategy.run(step, args=(batch,))
         return self.strategy.reduce("SUM", sizes, axis=None)
 
     # ------------------------------------------------------------------ checkpoints
