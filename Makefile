@@ -8,7 +8,7 @@ DATA_FROM ?=
 DEMO_DIR  ?= .demo
 DEMO_STEPS ?= 300
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench reliability clean
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ bench: install
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/dsn_throughput.py
+
+# Fault injection (kill -9, bad servers, hostile archives, bad input, ...): a table of
+# tried / survived / lost, also written to .bench/reliability.json; fails unless every goal is met.
+reliability: install
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m bench.reliability
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

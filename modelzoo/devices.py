@@ -47,6 +47,10 @@ class Placement:
     devices: list[str] = field(default_factory=list)
 
     @property
+    def multi_worker(self) -> bool:
+        return self.worker != "chief"
+
+    @property
     def replicas(self) -> int:
         return self.strategy.num_replicas_in_sync
 

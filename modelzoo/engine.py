@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import signal
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelzoo import files, ui
+from modelzoo import files, runs, ui
 from modelzoo.errors import TrainingError, UsageError
 
 if TYPE_CHECKING:
@@ -165,16 +167,18 @@ class Engine:
         log = _Log(self, start) if self.is_chief else None
         old_handlers = self._catch_signals()
         try:
-            self._loop(iterator, start, log)
+            with self._lost_worker_is_an_error():
+                self._loop(iterator, start, log)
             if self._stop_reason:
                 path = self.save()
                 raise TrainingError(
                     f"Stopped by {self._stop_reason} at step {int(self.step.numpy())}; "
                     f"checkpoint saved: {path}.",
                     fix=f"resume with: modelzoo train {self.config.name} --run-dir {self.run_dir}")
-            if start < cfg.steps or not self.checkpoints.latest_checkpoint:
-                self.save()
-            final = self._evaluate_and_track(log)
+            with self._lost_worker_is_an_error():
+                if start < cfg.steps or not self.checkpoints.latest_checkpoint:
+                    self.save()
+                final = self._evaluate_and_track(log)
             if self.is_chief:
                 self.recipe.on_train_end(self.run_dir)
                 log.finish()
@@ -186,6 +190,28 @@ class Engine:
                 log.close()
             if not self.is_chief:
                 shutil.rmtree(self.write_dir, ignore_errors=True)
+
+    @contextmanager
+    def _lost_worker_is_an_error(self):
+        """Under multi-worker, a worker that dies makes the collectives of the others fail
+        (TensorFlow's coordination service notices the missing heartbeats within seconds):
+        say so in one paragraph, with the checkpoint a restart resumes from."""
+        tf = self.tf
+        lost = (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
+                tf.errors.DeadlineExceededError, tf.errors.InternalError)
+        try:
+            yield
+        except lost as exc:
+            if not self.placement.multi_worker:
+                raise
+            latest = tf.train.latest_checkpoint(str(self.run_dir / CHECKPOINTS))
+            raise TrainingError(
+                f"Lost contact with the cluster ({self.placement.worker}): "
+                f"{_short_tf_message(exc)}. Training stopped; the newest checkpoint is "
+                f"{latest or 'none (no checkpoint yet)'}.",
+                fix=f"restart every worker with the same command (modelzoo train "
+                    f"{self.config.name} --run-dir {self.run_dir}); training resumes from "
+                    "that checkpoint") from None
 
     def _loop(self, iterator, step: int, log: "_Log | None") -> None:
         tf, cfg = self.tf, self.config.train
@@ -261,6 +287,18 @@ class Engine:
         return old
 
 
+def _short_tf_message(exc: Exception) -> str:
+    """The gist of a TensorFlow runtime error, on one line: without the graph-node stack
+    ("Detected at node ... defined at", indented File lines), `{{function_node}}` and `[Op:]`."""
+    text = getattr(exc, "message", None) or str(exc)
+    kept = [line for line in text.splitlines()
+            if line.strip() and not line[:1].isspace()
+            and not line.startswith(("Graph execution error", "Detected at node"))]
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", " ".join(kept))
+    text = text.split(" [Op:")[0].split("The error could be from")[0]
+    return " ".join(text.split())[:400].rstrip(". ")
+
+
 def checkpointable(trackables: dict[str, Any]) -> dict[str, Any]:
     """What `tf.train.Checkpoint` can save of each object the recipe returned from `build`.
 
@@ -293,6 +331,8 @@ class _Log:
         self.images_per_step = engine.recipe.images_per_step()
         run_dir = engine.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
+        # A run killed after its last checkpoint logged steps that the resumed run redoes.
+        runs.trim_metrics(run_dir, start)
         self.writers = {"train": tf.summary.create_file_writer(str(run_dir / "tb" / "train")),
                         "validation": tf.summary.create_file_writer(str(run_dir / "tb" / "validation"))}
         self.jsonl = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
@@ -347,7 +387,7 @@ class _Log:
         self.jsonl.flush()
 
     def finish(self) -> None:
-        from modelzoo import plots, runs
+        from modelzoo import plots
 
         if self.bar:
             self.bar.stop()

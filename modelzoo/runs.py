@@ -25,6 +25,7 @@ from modelzoo.errors import UsageError
 
 RUNS_ROOT = Path("runs")
 CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.jsonl"
 
 
 def new_run_dir(config_name: str, root: Path = RUNS_ROOT) -> Path:
@@ -85,7 +86,28 @@ def read_env(run_dir: Path) -> dict:
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
+    """The records of metrics.jsonl; a line torn by a killed process is skipped."""
+    path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in map(_record, path.read_text(encoding="utf-8").splitlines()) if r]
+
+
+def trim_metrics(run_dir: Path, step: int) -> None:
+    """Drop the records after `step` (the checkpoint a killed run resumes from) and torn lines,
+    so a resumed run's metrics.jsonl has each step once."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if (r := _record(line)) and r.get("step", 0) <= step]
+    if len(kept) != len(lines):
+        files.write_text(path, "".join(line + "\n" for line in kept))
+
+
+def _record(line: str) -> dict | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None

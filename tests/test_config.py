@@ -121,3 +121,25 @@ def test_unknown_config_name_suggests():
 def test_from_dict_round_trips_a_saved_config(tmp_path):
     cfg = config.load(str(write(tmp_path, "exp.yaml", BASE))).config
     assert config.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("raw, needle", [
+    (b"train:\n  steps: \xff\xfe\n", "not UTF-8"),
+    (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", "too deeply"),
+    (b"extends: no_such_base\n", "extends 'no_such_base'"),
+], ids=["not-utf8", "deep", "missing-base"])
+def test_unreadable_configs_name_the_file(tmp_path, raw, needle):
+    from modelzoo.errors import ModelzooError
+
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(raw)
+    with pytest.raises(ModelzooError) as err:
+        config.load(str(path))
+    assert needle in str(err.value) and str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("flag, needle", [("train.steps.deeper=3", "is a value, not a section"),
+                                          ("train.steps=" + "[" * 5000, "too deeply")])
+def test_bad_set_flags_are_config_errors(flag, needle):
+    with pytest.raises(ConfigError, match=needle):
+        config.load("shallownet", [flag])

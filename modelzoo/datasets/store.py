@@ -73,17 +73,17 @@ def lock(data_dir: Path, name: str) -> Iterator[None]:
     folder = Path(data_dir) / ".locks"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+        file_lock = FileLock(str(folder / f"{name}.lock"))
+        try:
+            file_lock.acquire(timeout=0.2)
+        except Timeout:
+            ui.info(f"{name}: another modelzoo process is preparing it; waiting for "
+                    f"{folder / (name + '.lock')} ...")
+            file_lock.acquire()
+    except OSError as exc:  # a read-only data dir (or lock file): say so, not a traceback
         raise DataError(f"Cannot write to the data dir {data_dir}: {exc}",
                         fix="Choose a writable folder with --data-dir (or $MODELZOO_DATA_DIR).") \
             from exc
-    file_lock = FileLock(str(folder / f"{name}.lock"))
-    try:
-        file_lock.acquire(timeout=0.2)
-    except Timeout:
-        ui.info(f"{name}: another modelzoo process is preparing it; waiting for "
-                  f"{folder / (name + '.lock')} ...")
-        file_lock.acquire()
     try:
         yield
     finally:

@@ -10,6 +10,7 @@ import hashlib
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,10 +24,12 @@ import yaml
 @dataclass
 class ServerState:
     files: dict[str, bytes] = field(default_factory=dict)  # URL path -> body
-    behaviour: dict[str, object] = field(default_factory=dict)  # URL path -> int status | word
+    # URL path -> an int status, "html", or a word of MISBEHAVIOURS ("reset-once", "slow", ...)
+    behaviour: dict[str, object] = field(default_factory=dict)
     ranges: bool = True  # honour Range requests
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     served_bytes: dict[str, int] = field(default_factory=dict)
+    slow_s: float = 30.0  # how long "slow" stalls before sending the body
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -70,11 +73,10 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             self._send(404, b"not found", "text/plain", head)
             return
-        if what == "truncate-once" and not head:
-            state.behaviour.pop(self.path)
-            self._send(200, data[: len(data) // 2], "application/octet-stream", head,
-                       declared=len(data))
-            self.close_connection = True
+        if what in MISBEHAVIOURS and not head:
+            if what.endswith("-once"):
+                state.behaviour.pop(self.path)
+            MISBEHAVIOURS[what](self, data)
             return
         if rng and state.ranges and rng.startswith("bytes=") and rng.endswith("-"):
             start = int(rng[len("bytes="):-1])
@@ -86,6 +88,49 @@ class _Handler(BaseHTTPRequestHandler):
                        {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
             return
         self._send(200, data, "application/octet-stream", head)
+
+
+def _truncate(handler: _Handler, data: bytes) -> None:
+    """Promise the whole file, send half, close: a body cut short."""
+    handler._send(200, data[: len(data) // 2], "application/octet-stream", False,
+                  declared=len(data))
+    handler.close_connection = True
+
+
+def _reset(handler: _Handler, data: bytes) -> None:
+    """Send half the file, then reset the TCP connection (RST, not a clean close)."""
+    handler._send(200, data[: len(data) // 2], "application/octet-stream", False,
+                  declared=len(data))
+    handler.wfile.flush()
+    handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.close_connection = True
+
+
+def _wrong_bytes(handler: _Handler, data: bytes) -> None:
+    """The right length, the wrong content (a damaged mirror)."""
+    handler._send(200, bytes(b ^ 0x5A for b in data), "application/octet-stream", False)
+
+
+def _slow(handler: _Handler, data: bytes) -> None:
+    """Headers at once, then silence for `state.slow_s` seconds before the body."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/octet-stream")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.flush()
+    time.sleep(handler.server.state.slow_s)
+    try:
+        handler.wfile.write(data)
+    except OSError:  # the client gave up, as it should
+        pass
+    handler.close_connection = True
+
+
+# behaviour word -> how to answer a GET; a "-once" variant misbehaves once, then serves normally.
+MISBEHAVIOURS = {}
+for _word, _answer in (("truncate", _truncate), ("reset", _reset), ("wrong-bytes", _wrong_bytes),
+                       ("slow", _slow)):
+    MISBEHAVIOURS[_word] = MISBEHAVIOURS[f"{_word}-once"] = _answer
 
 
 @dataclass

@@ -44,3 +44,23 @@ def test_corrupt_gzip(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match="gzip stream is corrupt"):
         read_idx(path, 3)
+
+
+def test_header_overflowing_int64_is_refused(tmp_path):
+    path = tmp_path / "huge"
+    path.write_bytes(b"\x00\x00\x08\x03" + b"\xff" * 12)
+    with pytest.raises(DataError, match="limit"):
+        read_idx(path, 3)
+
+
+def test_gzip_bomb_is_not_inflated(tmp_path):
+    """An honest small header followed by 64 MiB of zeros: refused after reading one byte more."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    data = packer.compress(idx_bytes(np.zeros((10, 28, 28), dtype=np.uint8)))
+    data += b"".join(packer.compress(b"\0" * (1 << 20)) for _ in range(64)) + packer.flush()
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match="more than 7,840"):
+        read_idx(path, 3)

@@ -11,6 +11,7 @@ Options: `splits: {SPLIT: {images: FILE, labels: FILE}}`.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -21,6 +22,8 @@ from modelzoo.datasets.converters import Converted, SplitData, check_options, op
 from modelzoo.errors import ConfigError, DataError
 
 _UBYTE = 0x08
+# No IDX dataset comes close (MNIST train images: 47 MB); anything larger is corrupt or hostile.
+MAX_DATA_BYTES = 2 << 30
 
 
 def _fail(path: Path, why: str) -> DataError:
@@ -30,32 +33,44 @@ def _fail(path: Path, why: str) -> DataError:
 
 
 def read_idx(path: Path, ndim: int) -> np.ndarray:
-    """The array in an IDX file of unsigned bytes with `ndim` dimensions."""
+    """The array in an IDX file of unsigned bytes with `ndim` dimensions.
+
+    The file is streamed: a gzip stream is never decompressed past what the header promises, so
+    a decompression bomb costs nothing."""
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise _fail(path, f"the gzip stream is corrupt ({exc})") from exc
-    if len(raw) < 4:
-        raise _fail(path, f"only {len(raw)} bytes, too short for a header")
-    zero, kind, dims = raw[:2], raw[2], raw[3]
-    if zero != b"\x00\x00" or kind != _UBYTE:
-        raise _fail(path, f"magic {raw[:4].hex()} is not an unsigned-byte IDX magic "
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    try:
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as stream:
+            return _parse(path, stream, ndim)
+    except (OSError, EOFError, zlib.error) as exc:
+        why = "the gzip stream is corrupt" if gzipped else "it cannot be read"
+        raise _fail(path, f"{why} ({exc})") from exc
+
+
+def _parse(path: Path, stream, ndim: int) -> np.ndarray:
+    magic = stream.read(4)
+    if len(magic) < 4:
+        raise _fail(path, f"only {len(magic)} bytes, too short for a header")
+    if magic[:2] != b"\x00\x00" or magic[2] != _UBYTE:
+        raise _fail(path, f"magic {magic.hex()} is not an unsigned-byte IDX magic "
                           f"(expected 0000 08 {ndim:02x})")
-    if dims != ndim:
-        raise _fail(path, f"{dims} dimensions, expected {ndim}")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    if magic[3] != ndim:
+        raise _fail(path, f"{magic[3]} dimensions, expected {ndim}")
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise _fail(path, "the header is truncated")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(shape, dtype=np.int64))
-    got = len(raw) - header
-    if got != expected:
+    shape = struct.unpack(f">{ndim}I", dims)
+    expected = math.prod(shape)  # a Python int: three uint32 dims overflow int64
+    if expected > MAX_DATA_BYTES:
+        raise _fail(path, f"the header promises {expected:,} data bytes for shape {shape}, over "
+                          f"the {MAX_DATA_BYTES:,}-byte limit")
+    data = stream.read(expected + 1)  # one byte more reveals trailing data
+    if len(data) != expected:
+        got = f"{len(data):,}" if len(data) < expected else f"more than {expected:,}"
         raise _fail(path, f"the header promises {expected:,} data bytes for shape {shape}, "
-                          f"the file has {got:,}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+                          f"the file has {got}")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def read_split(manifest, images_path: Path, labels_path: Path) -> SplitData:
