@@ -21,13 +21,13 @@ from typing import Any, Literal
 import yaml
 
 from modelzoo import paths
-from modelzoo.errors import ConfigError, suggest, unknown_name
+from modelzoo.errors import ConfigError, UnknownNameError, suggest, unknown_name
 
 OVERRIDE = "--set"
 
 
 # --------------------------------------------------------------------------- schema
-# `min` in a field's metadata is the smallest accepted value (checked for ints and floats).
+# `min` / `max` in a field's metadata bound the accepted values (checked for ints and floats).
 
 
 def _positive(default=dataclasses.MISSING, minimum=1):
@@ -116,6 +116,7 @@ class DSNConfig:
     weight_decay: float = field(default=1e-6, metadata={"min": 0.0})
     warmup_steps: int = field(default=10000, metadata={"min": 0})  # domain losses start here
     recon_loss: Literal["scale_invariant_mse", "mse"] = "scale_invariant_mse"
+    center_inputs: bool = False  # the tower subtracts each image's per-channel mean first
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,9 @@ class GANConfig:
     grid_size: int = _positive(4)  # the fixed-seed grid (grid_size² images), every evaluation
     classifier: str = "minivggnet"  # config name or run dir of the classifier behind the metrics
     metric_samples: int = _positive(1000)
+    # > 0: evaluate, sample and export an exponential moving average of the generator's weights
+    # (Yazici et al. 2019); the average starts as a plain mean (TF's num_updates warm-up).
+    ema_decay: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99999})
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,12 @@ def _read_yaml(path: Path) -> dict:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}{line} is not valid YAML: {problem}.",
                           fix=f"edit {path}; configs are plain YAML (no !!python tags)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}).",
+                          fix=f"save {path} as UTF-8") from None
+    except RecursionError:
+        raise ConfigError(f"{path} nests lists or mappings too deeply to be a config.",
+                          fix=f"edit {path}") from None
     except OSError as exc:
         raise ConfigError(f"Cannot read config {path}: {exc.strerror}.") from None
     if data is None:
@@ -230,7 +240,11 @@ def _read_with_bases(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[st
     if not isinstance(base_name, str):
         raise ConfigError(f"{path}: `extends` must be a config name or path, got {base_name!r}.")
     base_path = path.parent / base_name if base_name.endswith((".yaml", ".yml")) else None
-    base_path = base_path if base_path and base_path.is_file() else resolve(base_name)
+    try:
+        base_path = base_path if base_path and base_path.is_file() else resolve(base_name)
+    except (ConfigError, UnknownNameError) as err:  # say which file asked for the base
+        raise type(err)(f"{path}: extends {base_name!r}, which cannot be loaded. {err.message}",
+                        fix=err.fix) from None
     merged, origins = _read_with_bases(base_path, (*chain, path))
     _merge(merged, data)
     origins.update({key: str(path) for key in _leaf_paths(data)})
@@ -260,11 +274,17 @@ def _apply_override(data: dict, origins: dict[str, str], text: str) -> None:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw  # an unparseable value is a plain string; type checking decides
+    except RecursionError:
+        raise ConfigError(f"--set {key.strip()}: the value nests lists or mappings too deeply.",
+                          fix="--set train.steps=100") from None
     parts = key.strip().split(".")
     node: Any = data
     for depth, part in enumerate(parts[:-1]):
         node = _child(node, part, parts[: depth + 1], create=True)
     last = parts[-1]
+    if not isinstance(node, (dict, list)):
+        raise ConfigError(f"--set {key.strip()}: {'.'.join(parts[:-1])} is a value, not a "
+                          "section.", fix=f"--set {'.'.join(parts[:-1])}=VALUE")
     if isinstance(node, list):
         index = _index(node, last, parts)
         node[index] = value
@@ -381,6 +401,9 @@ def _convert_scalar(tp, value, path, origins, problems, meta) -> Any:
     if minimum is not None and value < minimum:
         bound = "> 0" if minimum == 1 and tp is int else f">= {minimum}"
         problems.add(path, f"expected {_type_name(tp)} {bound}, got {value!r}", origins)
+    maximum = meta.get("max")
+    if maximum is not None and value > maximum:
+        problems.add(path, f"expected {_type_name(tp)} <= {maximum}, got {value!r}", origins)
     return value
 
 

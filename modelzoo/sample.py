@@ -88,7 +88,7 @@ def sample(run_dir: str | Path, num: int = 64, seed: int = 0, out: str | Path | 
         raise UsageError(f"--num must be at least 1, got {num}.", fix="--num 64")
     run_dir = Path(run_dir)
     recipe = _restore_generator_recipe(run_dir, checkpoint)
-    images = recipe.generator(recipe.fixed_noise(num, seed=seed), training=False)
+    images = recipe.sampler(recipe.fixed_noise(num, seed=seed), training=False)
     target = Path(out) if out else run_dir / f"sample_seed{seed}_n{num}.png"
     return write_grid(images.numpy(), target)
 

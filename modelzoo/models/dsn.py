@@ -28,7 +28,7 @@ CODE_SIZE = 100  # width of fc3: the shared code, and so of the private codes (t
 
 def dsn_mnist(num_classes: int = 10, weight_decay: float = 1e-6,
               image_size: tuple[int, int] | list[int] = (32, 32), channels: int = 3,
-              code_size: int = CODE_SIZE) -> dict[str, keras.Model]:
+              code_size: int = CODE_SIZE, center_inputs: bool = False) -> dict[str, keras.Model]:
     """Every DSN network for 32x32x3 inputs in [-1, 1], by name.
 
     >>> nets = dsn_mnist()
@@ -38,7 +38,7 @@ def dsn_mnist(num_classes: int = 10, weight_decay: float = 1e-6,
     shape = (*image_size, channels)
     regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
     return {
-        "tower": shared_tower(shape, num_classes, code_size, regularizer),
+        "tower": shared_tower(shape, num_classes, code_size, regularizer, center_inputs),
         "source_encoder": private_encoder(shape, code_size, regularizer, "source_encoder"),
         "target_encoder": private_encoder(shape, code_size, regularizer, "target_encoder"),
         "decoder": decoder(code_size, shape, regularizer),
@@ -46,11 +46,16 @@ def dsn_mnist(num_classes: int = 10, weight_decay: float = 1e-6,
     }
 
 
-def shared_tower(shape, num_classes, code_size, regularizer) -> keras.Model:
-    """`dann_mnist`: conv32 -> pool -> conv48 -> pool -> fc3 (code) -> fc4 -> logits; no BN."""
+def shared_tower(shape, num_classes, code_size, regularizer, center_inputs=False) -> keras.Model:
+    """`dann_mnist`: conv32 -> pool -> conv48 -> pool -> fc3 (code) -> fc4 -> logits; no BN.
+
+    `center_inputs` subtracts each image's per-channel mean first (the paper's "inputs
+    mean-centred"): inside the model, so eval and export see the same inputs as training.
+    """
     conv = dict(padding="same", activation="relu", kernel_regularizer=regularizer)
     images = keras.Input(shape, name="images")
-    x = layers.Conv2D(32, 5, name="conv1", **conv)(images)
+    x = images - keras.ops.mean(images, axis=(1, 2), keepdims=True) if center_inputs else images
+    x = layers.Conv2D(32, 5, name="conv1", **conv)(x)
     x = layers.MaxPooling2D(2, name="pool1")(x)
     x = layers.Conv2D(48, 5, name="conv2", **conv)(x)
     x = layers.MaxPooling2D(2, name="pool2")(x)

@@ -5,6 +5,11 @@ Adam optimisers and binary cross-entropy on logits (the non-saturating generator
 
     d_loss = BCE(1, D(x)) + BCE(0, D(G(z)))        g_loss = BCE(1, D(G(z)))
 
+With `gan.ema_decay` > 0 the recipe also keeps an exponential moving average of the generator's
+weights (Yazici et al., "The Unusual Effectiveness of Averaging in GAN Training", ICLR 2019): it
+is what evaluation, the grids, `modelzoo sample` and `modelzoo export` use, since averaging
+smooths out the oscillation of adversarial training. Training itself is unchanged.
+
 Evaluation scores the generator with the TF-GAN MNIST metrics (`modelzoo.gan_metrics`) on a zoo
 classifier (`gan.classifier`): `gan.metric_samples` real images of the eval split, as many generated
 images, and — so the figures read without a paper — real training images (the ceiling) and the
@@ -51,6 +56,14 @@ class DCGAN(Recipe):
         self.strategy = strategy
         nets = create_model(self.config.model.name, noise_dim=self.gan.noise_dim)
         self.generator, self.discriminator = nets["generator"], nets["discriminator"]
+        # The network that is evaluated and sampled: the weight average, or the generator itself.
+        self.sampler = self.generator
+        trackables = {}
+        if self.gan.ema_decay > 0:
+            self.sampler = create_model(self.config.model.name,
+                                        noise_dim=self.gan.noise_dim)["generator"]
+            self.sampler.set_weights(self.generator.get_weights())
+            trackables["average_generator"] = self.sampler
         self._check_image_shape()
         # Two optimisers, one per network; built now so the traced step finds their slots.
         self.g_optimizer = build_optimizer(self.config.train.optimizer)
@@ -66,7 +79,7 @@ class DCGAN(Recipe):
         self.d_accuracy = keras.metrics.BinaryAccuracy(name="d_accuracy", threshold=0.0)
         return {"generator": self.generator, "discriminator": self.discriminator,
                 "g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer,
-                "noise": self.noise}
+                "noise": self.noise, **trackables}
 
     def _check_image_shape(self) -> None:
         data = self.config.data
@@ -107,13 +120,35 @@ class DCGAN(Recipe):
         g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(g_loss, g_vars), g_vars)
         self.d_optimizer.apply(d_tape.gradient(d_loss, d_vars), d_vars)
+        if self.gan.ema_decay > 0:
+            self._update_average()
         self.d_accuracy.update_state(tf.ones_like(real_logits), real_logits)
         self.d_accuracy.update_state(tf.zeros_like(fake_logits), fake_logits)
         return {"g_loss": g_loss, "d_loss": d_loss}
 
+    def _update_average(self) -> None:
+        """average <- d * average + (1 - d) * weights, for every float variable (BatchNorm
+        statistics too), with d = min(ema_decay, (1 + t) / (10 + t)) so early steps are not
+        dominated by the random initial weights. Variables are mirrored across replicas, so the
+        update runs once per variable in cross-replica context, as Keras' own optimizer EMA does.
+        """
+        step = tf.cast(self.g_optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.gan.ema_decay, (1.0 + step) / (10.0 + step))
+        pairs = [(a.value, w.value)  # the tf.Variables under the Keras ones, as Keras' EMA does
+                 for a, w in zip(self.sampler.variables, self.generator.variables, strict=True)
+                 if "float" in a.dtype]
+
+        def update(strategy):
+            for average, weights in pairs:
+                strategy.extended.update(
+                    average, lambda a, w: a.assign(decay * a + (1.0 - decay) * w),
+                    args=(weights,))
+
+        tf.distribute.get_replica_context().merge_call(update)
+
     def eval_step(self, real: tf.Tensor) -> None:
         noise = self.eval_noise.normal([tf.shape(real)[0], self.gan.noise_dim])
-        fake = self.generator(noise, training=False)
+        fake = self.sampler(noise, training=False)
         self.real_statistics.update_state(self.classifier.probabilities(real))
         self.generated_statistics.update_state(self.classifier.probabilities(fake))
 
@@ -180,7 +215,7 @@ class DCGAN(Recipe):
         return {"generator": self.generator, "discriminator": self.discriminator}
 
     def inference_model(self) -> keras.Model:
-        return self.generator
+        return self.sampler
 
     # -- pictures (chief only)
     def fixed_noise(self, count: int | None = None, seed: int | None = None) -> tf.Tensor:
@@ -190,7 +225,7 @@ class DCGAN(Recipe):
         return tf.random.stateless_normal([count, self.gan.noise_dim], seed=[seed, 0])
 
     def on_evaluate(self, step: int, run_dir: Path) -> None:
-        images = self.generator(self.fixed_noise(), training=False)
+        images = self.sampler(self.fixed_noise(), training=False)
         path = Path(run_dir) / SAMPLES_DIR / f"step_{step:06d}.png"
         sample.write_grid(images.numpy(), path, columns=self.gan.grid_size)
 

@@ -48,7 +48,7 @@ class DSN(Recipe):
         data, dsn = self.config.data, self.dsn
         nets = create_model(self.config.model.name, num_classes=self.config.model.num_classes,
                             weight_decay=dsn.weight_decay, image_size=tuple(data.image_size),
-                            channels=data.channels)
+                            channels=data.channels, center_inputs=dsn.center_inputs)
         self.tower = nets["tower"]
         self.nets = {"tower": self.tower}
         if dsn.similarity == "dann":

@@ -44,3 +44,16 @@ def test_weight_decay_is_l2_over_two_on_kernels_only(nets):
     assert float(sum(tower.losses)) == pytest.approx(expected, rel=1e-5)
     assert not nets["domain_classifier"].losses  # the original does not regularise it
     assert len(create_model("dsn_mnist", weight_decay=0.0)["tower"].losses) == 0
+
+
+def test_centred_tower_ignores_a_per_channel_colour_shift():
+    """center_inputs subtracts each image's per-channel mean inside the tower, so a uniform
+    colour cast (MNIST-M's backgrounds differ mostly so) does not change the code or logits."""
+    tower = create_model("dsn_mnist", center_inputs=True)["tower"]
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
+    shifted = images + np.array([0.3, -0.2, 0.1], "float32")
+    for plain, moved in zip(tower(images), tower(shifted), strict=True):
+        np.testing.assert_allclose(plain.numpy(), moved.numpy(), rtol=1e-4, atol=1e-5)
+    uncentred = create_model("dsn_mnist")["tower"]
+    uncentred.set_weights(tower.get_weights())  # same weights: only the centring differs
+    assert not np.allclose(uncentred(images)[1].numpy(), uncentred(shifted)[1].numpy(), atol=1e-3)

@@ -144,3 +144,28 @@ def test_eval_of_a_run_records_the_classifier_it_used(dcgan_run, classifier_run,
     assert info["classifier_run_dir"] == str(classifier_run)
     assert info["classifier_checkpoint"].endswith("best-30")
     assert info["metric_images"] == 64
+
+
+def test_the_weight_average_follows_the_generator_by_its_decay(sample_data_dir):
+    """With gan.ema_decay, each step moves the averaged generator (what eval and sample use)
+    a fraction (1 - d) of the way to the trained one, d = min(ema_decay, (1 + t) / (10 + t))."""
+    import tensorflow as tf
+
+    from modelzoo.recipes.dcgan import DCGAN
+
+    cfg = config.load("dcgan", [f"train.batch_size={BATCH}", "train.seed=0",
+                                "gan.ema_decay=0.5"]).config
+    recipe = DCGAN(cfg, sample_data_dir)
+    recipe.build(tf.distribute.get_strategy())
+    assert recipe.sampler is not recipe.generator and recipe.inference_model() is recipe.sampler
+    batches = iter(recipe.train_dataset(BATCH, seed=0))
+    for step in range(3):
+        average = [v.numpy().copy() for v in recipe.sampler.trainable_weights]
+        recipe.train_step(next(batches))
+        decay = min(0.5, (1.0 + step + 1) / (10.0 + step + 1))  # after this step's update
+        for before, now, trained in zip(average, recipe.sampler.trainable_weights,
+                                        recipe.generator.trainable_weights, strict=True):
+            np.testing.assert_allclose(now.numpy(), decay * before + (1 - decay) * trained.numpy(),
+                                       rtol=1e-5, atol=1e-6)
+    assert not np.array_equal(recipe.sampler.trainable_weights[0].numpy(),
+                              recipe.generator.trainable_weights[0].numpy())
