@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -65,6 +66,14 @@ def environ(**values: str | None) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def newest_checkpoint_step(run_dir: Path) -> int:
+    """The step of a run's newest checkpoint, read from TF's `checkpoint` state file (0: none)."""
+    state = run_dir / "checkpoints" / "checkpoint"
+    found = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', state.read_text()) \
+        if state.is_file() else None
+    return int(found.group(1)) if found else 0
 
 
 def fresh(folder: Path) -> Path:

@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.reliability.common import TINY_TRAIN, fresh, modelzoo, prepared_data_dir, row
+from bench.reliability.common import (TINY_TRAIN, fresh, modelzoo, newest_checkpoint_step,
+                                      prepared_data_dir, row)
 
 CATEGORY = "training crashes"
 STEPS, CHECKPOINT_EVERY, LOG_EVERY = 600, 20, 10
@@ -66,13 +67,6 @@ def _metrics(run_dir: Path) -> list[dict]:
         except ValueError:
             pass  # a torn last line is the product's to cope with
     return out
-
-
-def _newest_step(run_dir: Path) -> int:
-    state = run_dir / "checkpoints" / "checkpoint"
-    found = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', state.read_text()) \
-        if state.is_file() else None
-    return int(found.group(1)) if found else 0
 
 
 def _temp_files(run_dir: Path) -> list[str]:
@@ -135,7 +129,7 @@ def _trial(index: int, moment: str, rng: random.Random, data_dir: Path, work: Pa
     if not killed:
         trial.notes = "the run finished before the kill; "
     trial.mid_write = bool(_temp_files(run_dir))
-    trial.saved = _newest_step(run_dir)
+    trial.saved = newest_checkpoint_step(run_dir)
     trial.logged = max([r["step"] for r in _metrics(run_dir) if r.get("phase") == "train"],
                        default=0)
     _check_checkpoints(run_dir, trial)

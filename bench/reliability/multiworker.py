@@ -15,7 +15,8 @@ import signal
 import time
 from pathlib import Path
 
-from bench.reliability.common import TINY_TRAIN, fresh, modelzoo, prepared_data_dir, row
+from bench.reliability.common import (TINY_TRAIN, fresh, modelzoo, newest_checkpoint_step,
+                                      prepared_data_dir, row)
 from tests.engine_testlib import free_port
 
 CATEGORY = "multi-worker"
@@ -37,13 +38,6 @@ def _start(run_dir: Path, data_dir: Path, work: Path) -> list:
     return workers
 
 
-def _newest_step(run_dir: Path) -> int:
-    state = run_dir / "checkpoints" / "checkpoint"
-    found = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', state.read_text()) \
-        if state.is_file() else None
-    return int(found.group(1)) if found else 0
-
-
 def _stop(workers) -> list[str]:
     """Kill what still runs; the output of each worker."""
     for w in workers:
@@ -57,10 +51,10 @@ def _round(victim: int, data_dir: Path, work: Path) -> tuple[dict, dict]:
     run_dir = fresh(work / f"kill-{victim}") / "run"
     workers = _start(run_dir, data_dir, work)
     deadline = time.monotonic() + 300
-    while _newest_step(run_dir) < KILL_AFTER and all(w.poll() is None for w in workers) \
+    while newest_checkpoint_step(run_dir) < KILL_AFTER and all(w.poll() is None for w in workers) \
             and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _newest_step(run_dir) < KILL_AFTER:
+    if newest_checkpoint_step(run_dir) < KILL_AFTER:
         _stop(workers)
         return {"ok": False, "notes": "the workers never reached the kill point"}, \
             {"ok": False, "notes": "not tried"}
@@ -72,7 +66,7 @@ def _round(victim: int, data_dir: Path, work: Path) -> tuple[dict, dict]:
     took = time.monotonic() - killed_at
     hung = survivor.poll() is None
     output = _stop(workers)[1 - victim]
-    saved = _newest_step(run_dir)
+    saved = newest_checkpoint_step(run_dir)
     message = next((line for line in output.splitlines() if "Lost contact" in line), "")
     stop_ok = (not hung and survivor.returncode == 1 and "Traceback" not in output
                and message and f"ckpt-{saved}" in output)
