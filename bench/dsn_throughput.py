@@ -48,16 +48,15 @@ def dsn_config(steps: int):
 def engine_images_per_sec(placement, data_dir: Path, steps: int) -> float:
     """Steady-state rate from the engine's own log lines (steps/s between two lines), leaving
     out the first interval, which holds the tracing."""
-    import json
-
     from modelzoo.engine import Engine
     from modelzoo.recipes.dsn import DSN
+    from modelzoo.runs import read_metrics
 
     cfg = dsn_config(WARMUP_STEPS + steps)
     with tempfile.TemporaryDirectory() as run_dir:
         engine = Engine(DSN(cfg, data_dir), placement, Path(run_dir))
         _quiet(engine.train)
-        lines = [json.loads(line) for line in open(Path(run_dir) / "metrics.jsonl")]
+        lines = read_metrics(Path(run_dir))
     rates = [line["steps_per_sec"] for line in lines if line["phase"] == "train"][1:]
     return 2 * cfg.train.batch_size * statistics.mean(rates)
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from _table import report
 
+from modelzoo.runs import read_metrics
+
 REPO = Path(__file__).resolve().parents[1]
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -74,8 +76,7 @@ def engine_rate(steps: int, interval: int, data_dir: Path, jit: bool) -> float:
                    "--set", f"train.steps={steps}", "--set", f"train.log_every={interval}",
                    "--set", f"train.checkpoint_every={steps}", "--set", f"train.jit_compile={jit}"]
         subprocess.run(command, check=True, capture_output=True, env={**os.environ, **QUIET})
-        lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-        rates = [r["images_per_sec"] for r in lines if r["phase"] == "train"][1:]
+        rates = [r["images_per_sec"] for r in read_metrics(run_dir) if r["phase"] == "train"][1:]
         return statistics.mean(rates)
 
 

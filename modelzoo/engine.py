@@ -335,7 +335,7 @@ class _Log:
         runs.trim_metrics(run_dir, start)
         self.writers = {"train": tf.summary.create_file_writer(str(run_dir / "tb" / "train")),
                         "validation": tf.summary.create_file_writer(str(run_dir / "tb" / "validation"))}
-        self.jsonl = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        self.jsonl = open(run_dir / runs.METRICS_FILE, "a", encoding="utf-8")
         self.pending: dict[str, float] = {}
         self.pending_steps = 0
         self.last_time, self.last_step = time.perf_counter(), start

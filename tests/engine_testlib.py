@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -35,8 +34,9 @@ def free_port() -> int:
 
 
 def records(run_dir: Path, phase: str) -> list[dict]:
-    lines = (Path(run_dir) / "metrics.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r["phase"] == phase]
+    from modelzoo.runs import read_metrics
+
+    return [r for r in read_metrics(Path(run_dir)) if r["phase"] == phase]
 
 
 def final_eval(run_dir: Path) -> dict:

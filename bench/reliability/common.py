@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `tests.*` helpers are reused, not copied
@@ -51,21 +52,14 @@ def prepared_data_dir(work: Path, name: str = "data") -> Path:
 
 @contextmanager
 def environ(**values: str | None) -> Iterator[None]:
-    """Set (or, with None, unset) environment variables for the block."""
-    old = {k: os.environ.get(k) for k in values}
-    try:
+    """Set (or, with None, unset) environment variables for the block; all restored after."""
+    with mock.patch.dict(os.environ):
         for key, value in values.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
         yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def newest_checkpoint_step(run_dir: Path) -> int:

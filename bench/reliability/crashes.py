@@ -11,7 +11,6 @@ as a run that was never interrupted.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -19,6 +18,8 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from modelzoo.runs import read_metrics
 
 from bench.reliability.common import (TINY_TRAIN, fresh, modelzoo, newest_checkpoint_step,
                                       prepared_data_dir, row)
@@ -58,16 +59,6 @@ class Trial:
                 and not self.corrupt and not self.lost_beyond_interval and self.same_metrics)
 
 
-def _metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    out = []
-    for line in path.read_text().splitlines() if path.is_file() else []:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass  # a torn last line is the product's to cope with
-    return out
-
 
 def _temp_files(run_dir: Path) -> list[str]:
     folder = run_dir / "checkpoints"
@@ -93,7 +84,7 @@ def _kill_when(proc, run_dir: Path, moment: str, rng: random.Random) -> bool:
     else:
         target = rng.randrange(LOG_EVERY, STEPS - 5 * LOG_EVERY)
         while proc.poll() is None and max(
-                [r["step"] for r in _metrics(run_dir) if r.get("phase") == "train"],
+                [r["step"] for r in read_metrics(run_dir) if r.get("phase") == "train"],
                 default=0) < target:
             time.sleep(0.005)
         time.sleep(rng.uniform(0, 0.05))
@@ -130,13 +121,13 @@ def _trial(index: int, moment: str, rng: random.Random, data_dir: Path, work: Pa
         trial.notes = "the run finished before the kill; "
     trial.mid_write = bool(_temp_files(run_dir))
     trial.saved = newest_checkpoint_step(run_dir)
-    trial.logged = max([r["step"] for r in _metrics(run_dir) if r.get("phase") == "train"],
+    trial.logged = max([r["step"] for r in read_metrics(run_dir) if r.get("phase") == "train"],
                        default=0)
     _check_checkpoints(run_dir, trial)
     resumed = modelzoo([*ARGS, "--run-dir", str(run_dir)], data_dir, work, timeout=300)
     found = re.search(r"Resuming at step (\d+)", resumed.stderr)
     trial.resumed_at = int(found.group(1)) if found else (0 if resumed.returncode == 0 else None)
-    records = _metrics(run_dir)
+    records = read_metrics(run_dir)
     steps = [r["step"] for r in records if r.get("phase") == "train"]
     trial.steps_once = steps == list(range(LOG_EVERY, STEPS + 1, LOG_EVERY))
     final = [r for r in records if r.get("phase") == "validation"]
@@ -161,7 +152,7 @@ def run(work: Path, quick: bool = False) -> list[dict]:
     ref = modelzoo([*ARGS, "--run-dir", str(ref_dir)], data_dir, work, timeout=300)
     if ref.returncode != 0:
         raise RuntimeError(f"the uninterrupted reference run failed:\n{ref.stderr[-2000:]}")
-    reference = [r for r in _metrics(ref_dir) if r["phase"] == "validation"][-1]
+    reference = [r for r in read_metrics(ref_dir) if r["phase"] == "validation"][-1]
     rng = random.Random(20240611)
     results = []
     for index, moment in enumerate(_moments(trials)):

@@ -131,6 +131,8 @@ class DCGAN(Recipe):
         statistics too), with d = min(ema_decay, (1 + t) / (10 + t)) so early steps are not
         dominated by the random initial weights. Variables are mirrored across replicas, so the
         update runs once per variable in cross-replica context, as Keras' own optimizer EMA does.
+        Not Keras' `Adam(use_ema=True)`: it averages trainable weights only (not BatchNorm's
+        statistics) and keeps them inside the optimizer, where no model can evaluate them.
         """
         step = tf.cast(self.g_optimizer.iterations, tf.float32)
         decay = tf.minimum(self.gan.ema_decay, (1.0 + step) / (10.0 + step))

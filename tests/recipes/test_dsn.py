@@ -7,6 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from modelzoo.runs import read_metrics
+
 pytest.importorskip("tensorflow")
 
 pytestmark = pytest.mark.slow  # trains (briefly)
@@ -26,8 +28,7 @@ def dsn_run(sample_data_dir, tmp_path_factory):
 
 
 def _train_lines(run_dir):
-    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [line for line in lines if line["phase"] == "train"]
+    return [line for line in read_metrics(run_dir) if line["phase"] == "train"]
 
 
 def test_losses_fall_and_every_term_is_logged(dsn_run):
