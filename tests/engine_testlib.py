@@ -28,6 +28,7 @@ def modelzoo(args: list[str], data_dir: Path, cwd: Path, env: dict | None = None
 
 
 def free_port() -> int:
+    """A 127.0.0.1 port nothing listens on: refuses connections until someone binds it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -63,7 +63,10 @@ def environ(**values: str | None) -> Iterator[None]:
 
 
 def newest_checkpoint_step(run_dir: Path) -> int:
-    """The step of a run's newest checkpoint, read from TF's `checkpoint` state file (0: none)."""
+    """The step of a run's newest checkpoint, read from TF's `checkpoint` state file (0: none).
+
+    Parsed as text, not with `tf.train.latest_checkpoint`: the harness polls this while it kills
+    processes, and must not pay TensorFlow's import."""
     state = run_dir / "checkpoints" / "checkpoint"
     found = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', state.read_text()) \
         if state.is_file() else None

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from tests.engine_testlib import free_port  # noqa: F401  (re-exported: a refusing port)
+
 # --------------------------------------------------------------------------- HTTP server
 
 
@@ -153,13 +155,6 @@ def start_server():
         server.server_close()
 
     return Server(f"http://127.0.0.1:{server.server_address[1]}", server.state), stop
-
-
-def free_port() -> int:
-    """A port nothing listens on (connection refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- tiny IDX data
