@@ -130,6 +130,9 @@ class GANConfig:
     # > 0: evaluate, sample and export an exponential moving average of the generator's weights
     # (Yazici et al. 2019); the average starts as a plain mean (TF's num_updates warm-up).
     ema_decay: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99999})
+    # The generator's own learning rate (null: train.optimizer's, which the discriminator uses);
+    # the optimizer's name, betas and schedule are shared.
+    generator_learning_rate: float | None = field(default=None, metadata={"min": 0.0})
 
 
 @dataclass(frozen=True)

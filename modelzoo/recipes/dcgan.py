@@ -19,6 +19,7 @@ evaluation (`samples/step_XXXXXX.png`), and at the end an animated GIF of those 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import keras
 import tensorflow as tf
 
 from modelzoo import gan_metrics, plots, runs, sample
-from modelzoo.config import GANConfig
+from modelzoo.config import GANConfig, OptimizerConfig
 from modelzoo.errors import ConfigError
 from modelzoo.optim import build_optimizer
 from modelzoo.recipes.base import Recipe
@@ -66,7 +67,7 @@ class DCGAN(Recipe):
             trackables["average_generator"] = self.sampler
         self._check_image_shape()
         # Two optimisers, one per network; built now so the traced step finds their slots.
-        self.g_optimizer = build_optimizer(self.config.train.optimizer)
+        self.g_optimizer = build_optimizer(self._generator_optimizer_config())
         self.d_optimizer = build_optimizer(self.config.train.optimizer)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -80,6 +81,13 @@ class DCGAN(Recipe):
         return {"generator": self.generator, "discriminator": self.discriminator,
                 "g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer,
                 "noise": self.noise, **trackables}
+
+    def _generator_optimizer_config(self) -> OptimizerConfig:
+        """train.optimizer, at gan.generator_learning_rate when one is set."""
+        shared = self.config.train.optimizer
+        if self.gan.generator_learning_rate is None:
+            return shared
+        return dataclasses.replace(shared, learning_rate=self.gan.generator_learning_rate)
 
     def _check_image_shape(self) -> None:
         data = self.config.data

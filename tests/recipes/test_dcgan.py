@@ -60,6 +60,33 @@ def test_one_train_step_updates_both_networks(sample_data_dir):
     assert int(recipe.g_optimizer.iterations) == int(recipe.d_optimizer.iterations) == 1
 
 
+def test_the_generator_learns_at_its_own_rate_when_one_is_set(sample_data_dir):
+    """gan.generator_learning_rate applies to the generator only: at 0 it stays put while the
+    discriminator, at train.optimizer's rate, still moves."""
+    import tensorflow as tf
+
+    from modelzoo.recipes.dcgan import DCGAN
+
+    cfg = config.load("dcgan", [f"train.batch_size={BATCH}", "train.seed=0",
+                                "gan.generator_learning_rate=0"]).config
+    recipe = DCGAN(cfg, sample_data_dir)
+    recipe.build(tf.distribute.get_strategy())
+    before = {name: [w.numpy().copy() for w in net.trainable_weights]
+              for name, net in recipe.networks().items()}
+    recipe.train_step(next(iter(recipe.train_dataset(BATCH, seed=0))))
+    after = {name: net.trainable_weights for name, net in recipe.networks().items()}
+    assert all(np.array_equal(old, new.numpy())
+               for old, new in zip(before["generator"], after["generator"], strict=True))
+    assert all(not np.array_equal(old, new.numpy())
+               for old, new in zip(before["discriminator"], after["discriminator"], strict=True))
+
+
+def test_the_tutorial_config_trains_both_networks_at_the_tutorials_rate():
+    cfg = config.load("dcgan_tutorial").config  # it extends `dcgan`, whose generator is faster
+    assert cfg.gan.generator_learning_rate is None
+    assert cfg.train.optimizer.learning_rate == pytest.approx(1e-4)
+
+
 def test_a_short_run_reports_the_metrics_with_ceiling_and_floor(dcgan_run):
     _, first, _ = dcgan_run
     assert first["step"] == 4
