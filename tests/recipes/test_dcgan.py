@@ -37,19 +37,31 @@ def dcgan_run(sample_data_dir, classifier_run, tmp_path_factory):
     return run_dir, first.final, resumed.final
 
 
-def test_one_train_step_updates_both_networks(sample_data_dir):
+def built_recipe(sample_data_dir, *overrides: str):
+    """The `dcgan` recipe at the test batch, built on the default (one-device) strategy."""
     import tensorflow as tf
 
     from modelzoo.recipes.dcgan import DCGAN
 
-    cfg = config.load("dcgan", [f"train.batch_size={BATCH}", "train.seed=0"]).config
+    cfg = config.load("dcgan", [f"train.batch_size={BATCH}", "train.seed=0", *overrides]).config
     recipe = DCGAN(cfg, sample_data_dir)
     recipe.build(tf.distribute.get_strategy())
+    return recipe
+
+
+def weights_of(recipe) -> dict[str, list[np.ndarray]]:
+    """Copies of both networks' trainable weights, to compare with after a step."""
+    return {name: [w.numpy().copy() for w in net.trainable_weights]
+            for name, net in recipe.networks().items()}
+
+
+def test_one_train_step_updates_both_networks(sample_data_dir):
+    recipe = built_recipe(sample_data_dir)
     real = next(iter(recipe.train_dataset(BATCH, seed=0)))
     assert real.shape == (BATCH, 28, 28, 1)
-    assert -1.0 <= float(tf.reduce_min(real)) < float(tf.reduce_max(real)) <= 1.0
+    assert -1.0 <= float(real.numpy().min()) < float(real.numpy().max()) <= 1.0
     nets = recipe.networks()
-    before = {name: [w.numpy().copy() for w in net.trainable_weights] for name, net in nets.items()}
+    before = weights_of(recipe)
     losses = recipe.train_step(real)
     assert set(losses) == {"g_loss", "d_loss"}
     assert all(np.isfinite(float(v)) and float(v) > 0 for v in losses.values())
@@ -63,16 +75,8 @@ def test_one_train_step_updates_both_networks(sample_data_dir):
 def test_the_generator_learns_at_its_own_rate_when_one_is_set(sample_data_dir):
     """gan.generator_learning_rate applies to the generator only: at 0 it stays put while the
     discriminator, at train.optimizer's rate, still moves."""
-    import tensorflow as tf
-
-    from modelzoo.recipes.dcgan import DCGAN
-
-    cfg = config.load("dcgan", [f"train.batch_size={BATCH}", "train.seed=0",
-                                "gan.generator_learning_rate=0"]).config
-    recipe = DCGAN(cfg, sample_data_dir)
-    recipe.build(tf.distribute.get_strategy())
-    before = {name: [w.numpy().copy() for w in net.trainable_weights]
-              for name, net in recipe.networks().items()}
+    recipe = built_recipe(sample_data_dir, "gan.generator_learning_rate=0")
+    before = weights_of(recipe)
     recipe.train_step(next(iter(recipe.train_dataset(BATCH, seed=0))))
     after = {name: net.trainable_weights for name, net in recipe.networks().items()}
     assert all(np.array_equal(old, new.numpy())
@@ -176,14 +180,7 @@ def test_eval_of_a_run_records_the_classifier_it_used(dcgan_run, classifier_run,
 def test_the_weight_average_follows_the_generator_by_its_decay(sample_data_dir):
     """With gan.ema_decay, each step moves the averaged generator (what eval and sample use)
     a fraction (1 - d) of the way to the trained one, d = min(ema_decay, (1 + t) / (10 + t))."""
-    import tensorflow as tf
-
-    from modelzoo.recipes.dcgan import DCGAN
-
-    cfg = config.load("dcgan", [f"train.batch_size={BATCH}", "train.seed=0",
-                                "gan.ema_decay=0.5"]).config
-    recipe = DCGAN(cfg, sample_data_dir)
-    recipe.build(tf.distribute.get_strategy())
+    recipe = built_recipe(sample_data_dir, "gan.ema_decay=0.5")
     assert recipe.sampler is not recipe.generator and recipe.inference_model() is recipe.sampler
     batches = iter(recipe.train_dataset(BATCH, seed=0))
     for step in range(3):
