@@ -240,7 +240,7 @@ def _restore_classifier(run_dir: Path, data_dir: Path, image_range) -> Classifie
     cfg, recipe, checkpoint = session.config, session.recipe, session.checkpoint
     best_file = run_dir / CHECKPOINTS / BEST / "best.json"
     description = {"config": cfg.name, "model": cfg.model.name, "run_dir": str(run_dir),
-                   "checkpoint": checkpoint, "step": session.step}
+                   "seed": cfg.train.seed, "checkpoint": checkpoint, "step": session.step}
     if best and best_file.is_file():
         record = json.loads(best_file.read_text())
         description[f"{record['split']}_{record['monitor']}"] = record["value"]

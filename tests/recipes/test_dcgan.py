@@ -173,6 +173,7 @@ def test_eval_of_a_run_records_the_classifier_it_used(dcgan_run, classifier_run,
     assert results["frechet_distance"] == pytest.approx(resumed["frechet_distance"], rel=1e-3)
     info = session.recipe.eval_info()
     assert info["classifier_run_dir"] == str(classifier_run)
+    assert info["classifier_seed"] == 0  # with the run dir, it names the yardstick exactly
     assert info["classifier_checkpoint"].endswith("best-30")
     assert info["metric_images"] == 64
 
