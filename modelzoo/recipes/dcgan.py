@@ -5,6 +5,11 @@ Adam optimisers and binary cross-entropy on logits (the non-saturating generator
 
     d_loss = BCE(1, D(x)) + BCE(0, D(G(z)))        g_loss = BCE(1, D(G(z)))
 
+With `gan.r1_gamma` > 0 the discriminator's loss also has the R1 gradient penalty (Mescheder et
+al., "Which Training Methods for GANs do actually Converge?", ICML 2018),
+gamma/2 * E||grad_x D(x)||^2 over the real images: on a small training set the discriminator
+overfits, and the penalty keeps it flat around the data.
+
 With `gan.ema_decay` > 0 the recipe also keeps an exponential moving average of the generator's
 weights (Yazici et al., "The Unusual Effectiveness of Averaging in GAN Training", ICLR 2019): it
 is what evaluation, the grids, `modelzoo sample` and `modelzoo export` use, since averaging
@@ -120,11 +125,14 @@ class DCGAN(Recipe):
         noise = self.noise.normal([tf.shape(real)[0], self.gan.noise_dim])
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = self.generator(noise, training=True)
-            real_logits = self.discriminator(real, training=True)
+            real_logits, real_slopes = self._discriminate_real(real)
             fake_logits = self.discriminator(fake, training=True)
             g_loss = average(self.bce(tf.ones_like(fake_logits), fake_logits))
             d_loss = (average(self.bce(tf.ones_like(real_logits), real_logits))
                       + average(self.bce(tf.zeros_like(fake_logits), fake_logits)))
+            if real_slopes is not None:  # R1: gamma/2 * E ||grad_x D(x)||^2 on real images
+                r1_penalty = average(real_slopes)
+                d_loss += 0.5 * self.gan.r1_gamma * r1_penalty
         g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(g_loss, g_vars), g_vars)
         self.d_optimizer.apply(d_tape.gradient(d_loss, d_vars), d_vars)
@@ -132,7 +140,23 @@ class DCGAN(Recipe):
             self._update_average()
         self.d_accuracy.update_state(tf.ones_like(real_logits), real_logits)
         self.d_accuracy.update_state(tf.zeros_like(fake_logits), fake_logits)
-        return {"g_loss": g_loss, "d_loss": d_loss}
+        losses = {"g_loss": g_loss, "d_loss": d_loss}
+        if real_slopes is not None:
+            losses["r1_penalty"] = r1_penalty
+        return losses
+
+    def _discriminate_real(self, real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """D's logits on real images and, with gan.r1_gamma, each image's squared gradient norm
+        ||grad_x D(x)||^2 (the R1 penalty's term; None without it)."""
+        if not self.gan.r1_gamma:
+            return self.discriminator(real, training=True), None
+        with tf.GradientTape() as tape:
+            tape.watch(real)
+            logits = self.discriminator(real, training=True)
+        # One gradient of the batch's logits gives every image's own: the discriminator has no
+        # BatchNorm, so each logit depends on its own image only.
+        gradients = tape.gradient(logits, real)
+        return logits, tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3])
 
     def _update_average(self) -> None:
         """average <- d * average + (1 - d) * weights, for every float variable (BatchNorm

@@ -69,7 +69,7 @@ def test_one_train_step_updates_both_networks(sample_data_dir):
     assert -1.0 <= float(real.numpy().min()) < float(real.numpy().max()) <= 1.0
     before = weights_of(recipe)
     losses = recipe.train_step(real)
-    assert set(losses) == {"g_loss", "d_loss"}
+    assert set(losses) == {"g_loss", "d_loss", "r1_penalty"}  # `dcgan` has gan.r1_gamma 1
     assert all(np.isfinite(float(v)) and float(v) > 0 for v in losses.values())
     for name, moved in moved_since(before, recipe).items():
         assert all(moved), f"{name}: {moved.count(False)} weight tensors did not change"
@@ -87,9 +87,10 @@ def test_the_generator_learns_at_its_own_rate_when_one_is_set(sample_data_dir):
     assert all(moved["discriminator"])
 
 
-def test_the_tutorial_config_trains_both_networks_at_the_tutorials_rate():
+def test_the_tutorial_config_drops_the_defaults_departures_from_the_tutorial():
     cfg = config.load("dcgan_tutorial").config  # it extends `dcgan`, whose generator is faster
     assert cfg.gan.generator_learning_rate is None
+    assert cfg.gan.r1_gamma == 0 and cfg.gan.ema_decay == 0
     assert cfg.train.optimizer.learning_rate == pytest.approx(1e-4)
 
 
@@ -196,3 +197,49 @@ def test_the_weight_average_follows_the_generator_by_its_decay(sample_data_dir):
                                        rtol=1e-5, atol=1e-6)
     assert not np.array_equal(recipe.sampler.trainable_weights[0].numpy(),
                               recipe.generator.trainable_weights[0].numpy())
+
+
+def test_r1_measures_the_discriminators_squared_slope_at_each_real_image(sample_data_dir):
+    """With a linear discriminator D(x) = w.x + b the gradient at every image is w, so each
+    image's R1 term is ||w||^2, and the penalty trains D through it: d||w||^2/dw = 2w."""
+    import keras
+    import tensorflow as tf
+
+    recipe = built_recipe(sample_data_dir, "gan.r1_gamma=10")
+    real = next(iter(recipe.train_dataset(BATCH, seed=0)))
+    linear = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                               keras.layers.Dense(1)])
+    recipe.discriminator = linear
+    kernel = linear.layers[-1].kernel
+    with tf.GradientTape() as tape:
+        logits, slopes = recipe._discriminate_real(real)
+        penalty = tf.reduce_mean(slopes)
+    weights = kernel.numpy()
+    np.testing.assert_allclose(slopes.numpy(), np.full(BATCH, np.sum(weights**2)), rtol=1e-5)
+    np.testing.assert_allclose(logits.numpy(), linear(real).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(penalty, kernel).numpy(), 2 * weights, rtol=1e-5)
+
+
+def test_without_r1_no_slope_is_computed_or_logged(sample_data_dir):
+    recipe = built_recipe(sample_data_dir, "gan.r1_gamma=0")
+    real = next(iter(recipe.train_dataset(BATCH, seed=0)))
+    assert recipe._discriminate_real(real)[1] is None
+    assert "r1_penalty" not in recipe.train_step(real)
+
+
+def test_r1_trains_on_two_mirrored_replicas(classifier_run, sample_data_dir, tmp_path):
+    """The penalty, and the weight average's cross-replica update, under MirroredStrategy."""
+    from modelzoo import runs
+    from tests.engine_testlib import modelzoo
+
+    tiny = [arg for setting in TINY for arg in ("--set", setting)]
+    result = modelzoo(["train", "dcgan", "--device", "cpu:2", "--seed", "0",
+                       "--run-dir", str(tmp_path / "run"), *tiny, "--set", "train.steps=4",
+                       "--set", "gan.r1_gamma=1",
+                       "--set", f"gan.classifier={classifier_run}"],
+                      sample_data_dir, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "MirroredStrategy over 2 devices" in result.stderr
+    logged = [r for r in runs.read_metrics(tmp_path / "run") if r["phase"] == "train"]
+    assert [r["step"] for r in logged] == [2, 4]
+    assert all(np.isfinite(r["r1_penalty"]) and r["r1_penalty"] > 0 for r in logged)
