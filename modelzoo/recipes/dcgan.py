@@ -130,9 +130,10 @@ class DCGAN(Recipe):
             g_loss = average(self.bce(tf.ones_like(fake_logits), fake_logits))
             d_loss = (average(self.bce(tf.ones_like(real_logits), real_logits))
                       + average(self.bce(tf.zeros_like(fake_logits), fake_logits)))
-            if real_slopes is not None:  # R1: gamma/2 * E ||grad_x D(x)||^2 on real images
-                r1_penalty = average(real_slopes)
-                d_loss += 0.5 * self.gan.r1_gamma * r1_penalty
+            logged = {}
+            if real_slopes is not None:  # R1, as in the module docstring
+                logged["r1_penalty"] = average(real_slopes)
+                d_loss += 0.5 * self.gan.r1_gamma * logged["r1_penalty"]
         g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(g_loss, g_vars), g_vars)
         self.d_optimizer.apply(d_tape.gradient(d_loss, d_vars), d_vars)
@@ -140,10 +141,7 @@ class DCGAN(Recipe):
             self._update_average()
         self.d_accuracy.update_state(tf.ones_like(real_logits), real_logits)
         self.d_accuracy.update_state(tf.zeros_like(fake_logits), fake_logits)
-        losses = {"g_loss": g_loss, "d_loss": d_loss}
-        if real_slopes is not None:
-            losses["r1_penalty"] = r1_penalty
-        return losses
+        return {"g_loss": g_loss, "d_loss": d_loss, **logged}
 
     def _discriminate_real(self, real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
         """D's logits on real images and, with gan.r1_gamma, each image's squared gradient norm
