@@ -133,8 +133,7 @@ class GANConfig:
     # The generator's own learning rate (null: train.optimizer's, which the discriminator uses);
     # the optimizer's name, betas and schedule are shared.
     generator_learning_rate: float | None = field(default=None, metadata={"min": 0.0})
-    # > 0: the R1 gradient penalty (Mescheder et al. 2018), gamma/2 * E ||grad_x D(x)||^2 over
-    # real images, added to the discriminator's loss: it keeps D smooth around the data.
+    # > 0: the weight gamma of the R1 gradient penalty on the discriminator (recipes/dcgan.py).
     r1_gamma: float = field(default=0.0, metadata={"min": 0.0})
 
 
