@@ -46,7 +46,7 @@ def build_optimizer(cfg: "OptimizerConfig", *, loss_scale: bool = False) -> "ker
     if cfg.name == "sgd":
         optimizer = keras.optimizers.SGD(rate, momentum=cfg.momentum)
     else:
-        optimizer = keras.optimizers.Adam(rate, beta_1=cfg.beta_1)
+        optimizer = keras.optimizers.Adam(rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
     return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scale else optimizer
 
 

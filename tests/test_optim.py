@@ -25,9 +25,10 @@ def test_exponential_staircase_like_the_dsn_code():
 
 
 def test_adam_constant_rate_and_loss_scaling():
-    cfg = OptimizerConfig(name="adam", learning_rate=2e-4, beta_1=0.5)
+    cfg = OptimizerConfig(name="adam", learning_rate=2e-4, beta_1=0.5, beta_2=0.99)
     adam = build_optimizer(cfg)
-    assert isinstance(adam, keras.optimizers.Adam) and adam.beta_1 == 0.5
+    assert isinstance(adam, keras.optimizers.Adam)
+    assert (adam.beta_1, adam.beta_2) == (0.5, 0.99)
     assert learning_rate(cfg) == 2e-4
     scaled = build_optimizer(cfg, loss_scale=True)
     assert isinstance(scaled, keras.optimizers.LossScaleOptimizer)
