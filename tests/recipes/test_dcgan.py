@@ -91,7 +91,9 @@ def test_the_tutorial_config_drops_the_defaults_departures_from_the_tutorial():
     cfg = config.load("dcgan_tutorial").config  # it extends `dcgan`, whose generator is faster
     assert cfg.gan.generator_learning_rate is None
     assert cfg.gan.r1_gamma == 0 and cfg.gan.ema_decay == 0
-    assert cfg.train.optimizer.learning_rate == pytest.approx(1e-4)
+    optimizer = cfg.train.optimizer
+    assert optimizer.learning_rate == pytest.approx(1e-4)
+    assert (optimizer.beta_1, optimizer.beta_2) == (0.9, 0.999)  # Keras's Adam defaults
 
 
 def test_a_short_run_reports_the_metrics_with_ceiling_and_floor(dcgan_run):
