@@ -41,8 +41,8 @@ class OptimizerConfig:
     name: Literal["sgd", "adam"] = "sgd"
     learning_rate: float = field(default=0.01, metadata={"min": 0.0})
     momentum: float = field(default=0.0, metadata={"min": 0.0})
-    beta_1: float = 0.9  # Adam's moment decays (Keras defaults)
-    beta_2: float = 0.999
+    beta_1: float = field(default=0.9, metadata={"min": 0.0})  # Adam's moment decays (Keras's)
+    beta_2: float = field(default=0.999, metadata={"min": 0.0})
     # none: constant; exponential: lr·rate^(step/steps) (staircase floors it);
     # inverse_time: lr/(1 + rate·step/steps), the legacy Keras SGD `decay` argument.
     schedule: Literal["none", "exponential", "inverse_time"] = "none"
