@@ -34,6 +34,11 @@ def _positive(default=dataclasses.MISSING, minimum=1):
     return field(default=default, metadata={"min": minimum})
 
 
+def _decay(default: float):
+    """A decay rate in [0, 1): at 1 Adam's bias correction divides by zero and an average freezes."""
+    return field(default=default, metadata={"min": 0.0, "max": 0.99999})
+
+
 @dataclass(frozen=True)
 class OptimizerConfig:
     """A Keras optimizer and its learning-rate schedule."""
@@ -41,8 +46,8 @@ class OptimizerConfig:
     name: Literal["sgd", "adam"] = "sgd"
     learning_rate: float = field(default=0.01, metadata={"min": 0.0})
     momentum: float = field(default=0.0, metadata={"min": 0.0})
-    beta_1: float = field(default=0.9, metadata={"min": 0.0})  # Adam's moment decays (Keras's)
-    beta_2: float = field(default=0.999, metadata={"min": 0.0})
+    beta_1: float = _decay(0.9)  # Adam's moment decays (Keras's defaults)
+    beta_2: float = _decay(0.999)
     # none: constant; exponential: lr·rate^(step/steps) (staircase floors it);
     # inverse_time: lr/(1 + rate·step/steps), the legacy Keras SGD `decay` argument.
     schedule: Literal["none", "exponential", "inverse_time"] = "none"
@@ -130,7 +135,7 @@ class GANConfig:
     metric_samples: int = _positive(1000)
     # > 0: evaluate, sample and export an exponential moving average of the generator's weights
     # (Yazici et al. 2019); the average starts as a plain mean (TF's num_updates warm-up).
-    ema_decay: float = field(default=0.0, metadata={"min": 0.0, "max": 0.99999})
+    ema_decay: float = _decay(0.0)
     # The generator's own learning rate (null: train.optimizer's, which the discriminator uses);
     # the optimizer's name, betas and schedule are shared.
     generator_learning_rate: float | None = field(default=None, metadata={"min": 0.0})

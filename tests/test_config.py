@@ -89,6 +89,12 @@ def test_wrong_type_names_key_expected_value_and_source(tmp_path):
     assert "train.optimizer.name: expected one of 'sgd', 'adam', got 'adamw'" in message
 
 
+def test_decay_rates_must_stay_below_one(tmp_path):
+    path = write(tmp_path, "exp.yaml", BASE)
+    with pytest.raises(ConfigError, match=r"train.optimizer.beta_2: expected a number <= 0.99999, got 1.0"):
+        config.load(str(path), ["train.optimizer.beta_2=1"])
+
+
 def test_bool_is_not_accepted_as_a_number(tmp_path):
     path = write(tmp_path, "exp.yaml", BASE)
     with pytest.raises(ConfigError, match="train.batch_size: expected an int"):
