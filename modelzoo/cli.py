@@ -294,12 +294,13 @@ def reproduce_dsn_table(
                      "(default: the configs' sample-protocol budget).")] = None,
     overrides: SetOption = [],
     data_dir: DataDirOption = None,
-    out_dir: Annotated[Optional[Path], typer.Option(help="Where the table and the five run "
+    out_dir: Annotated[Optional[Path], typer.Option(help="Where the table and the six run "
                        "dirs go (default runs/reproduce/dsn-table-<time>); reusing one "
                        "resumes its runs.")] = None,
 ):
-    """DSN paper Table 1 (MNIST -> MNIST-M): source-only, DANN, DSN w/ MMD, DSN w/ DANN and
-    target-only trained under one protocol; prints and writes method | paper | ours | difference.
+    """DSN paper Table 1 (MNIST -> MNIST-M): source-only, MMD, DANN, DSN w/ MMD, DSN w/ DANN
+    and target-only trained under one protocol; prints and writes method | paper | ours |
+    difference.
 
     Example: modelzoo reproduce dsn-table --steps 2000 --set train.eval_every=500
     """

@@ -141,6 +141,8 @@ class GANConfig:
     generator_learning_rate: float | None = field(default=None, metadata={"min": 0.0})
     # > 0: the weight gamma of the R1 gradient penalty on the discriminator (recipes/dcgan.py).
     r1_gamma: float = field(default=0.0, metadata={"min": 0.0})
+    # The dropout rate after each of the discriminator's LeakyReLUs (the tutorial's 0.3).
+    discriminator_dropout: float = field(default=0.3, metadata={"min": 0.0, "max": 0.99})
 
 
 @dataclass(frozen=True)

@@ -67,13 +67,22 @@ def train(name_or_path: str, *, overrides=(), device: str = "auto", strategy: st
 
 
 def require_data(cfg: "config_module.ExperimentConfig", data_dir: Path) -> None:
-    """A clear error, with the download command, when a dataset the config needs is missing."""
+    """A clear error, with the download command, when a dataset the config needs is missing,
+    or was generated from an earlier version of another one (mnist_m from a replaced mnist)."""
     from modelzoo import datasets
+    from modelzoo.datasets import store
 
     for name in filter(None, (cfg.data.dataset, cfg.data.target_dataset)):
+        fix = f"modelzoo download --dataset {name} --data-dir {data_dir}"
         if not datasets.is_ready(name, data_dir):
-            raise DataError(f"Dataset {name!r} is not prepared in {data_dir}.",
-                            fix=f"modelzoo download --dataset {name} --data-dir {data_dir}")
+            raise DataError(f"Dataset {name!r} is not prepared in {data_dir}.", fix=fix)
+        outdated = store.outdated_bases(Path(data_dir), name)
+        if outdated:
+            bases = ", ".join(repr(b) for b in outdated)
+            raise DataError(f"Dataset {name!r} in {data_dir} was generated from an earlier "
+                            f"{bases}, which has been prepared again since from other files: "
+                            f"its images no longer match. Rebuild it (nothing else is touched).",
+                            fix=fix)
 
 
 def _choose_run_dir(config_name: str, explicit: Path | None, resume: bool) -> Path:

@@ -31,9 +31,17 @@ def download(name: str, data_dir: Path, source: str | None = None, force: bool =
 
     `source` is a `--from` value: a local folder (or archive) holding the upstream files, or the
     base URL of a mirror. Without it the manifest's mirrors are tried in order. A ready dataset is
-    a no-op unless `force`. Datasets it is generated from (mnist for mnist_m) are prepared first,
-    from the same `source` when it holds their files.
+    a no-op unless `force`, or unless a dataset it was generated from (mnist for mnist_m) has
+    been prepared again since: then it is rebuilt from the current one. Those datasets are
+    prepared first, from the same `source` when it holds their files.
     """
+    outdated = store.outdated_bases(Path(data_dir), name) if is_ready(name, data_dir) else []
+    if outdated:
+        from modelzoo import ui
+
+        ui.info(f"{name} was made from an earlier {', '.join(outdated)} (prepared again since): "
+                f"rebuilding {name} from the current one.")
+        force = True
     if not force and is_ready(name, data_dir):
         load_manifest(name)  # an unknown name is still an error
         target = store.dataset_dir(Path(data_dir).expanduser().resolve(), name)

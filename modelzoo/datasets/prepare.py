@@ -59,7 +59,19 @@ def download(name: str, data_dir: Path, source: str | None = None, force: bool =
                             fix="Free some space or choose another folder with --data-dir, "
                                 f"then run `{fetch.download_command(name, data_dir, source)}`.") \
                 from exc
+    _mention_outdated_derivatives(name, data_dir)
     return target
+
+
+def _mention_outdated_derivatives(name: str, data_dir: Path) -> None:
+    """Say which prepared datasets were generated from the `name` just replaced."""
+    from modelzoo.datasets.manifest import list_datasets
+
+    for other in list_datasets():
+        if store.is_ready(data_dir, other) and name in store.outdated_bases(data_dir, other):
+            ui.info(f"{other} was generated from the previous {name}: `modelzoo download "
+                    f"--dataset {other} --data-dir {data_dir}` rebuilds it from this one "
+                    f"(training on it asks for that).")
 
 
 def _source_for(dep: str, src: fetch.Source | None) -> str | None:

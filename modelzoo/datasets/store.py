@@ -52,6 +52,32 @@ def is_ready(data_dir: Path, name: str) -> bool:
         return False
 
 
+def outdated_bases(data_dir: Path, name: str) -> list[str]:
+    """The datasets `name` was generated from that have been prepared again, from other files,
+    since it was made (mnist re-downloaded after mnist_m was blended from its digits).
+
+    Compares the upstream files (name and sha256) recorded in `name`'s provenance under
+    `derived_from` with those in each base's own provenance now; [] when nothing is recorded.
+    """
+    try:
+        derived = read_json(dataset_dir(data_dir, name) / PROVENANCE).get("derived_from") or {}
+    except DataError:
+        return []
+    outdated = []
+    for base, record in sorted(derived.items()):
+        try:
+            current = read_json(dataset_dir(data_dir, base) / PROVENANCE).get("files", [])
+        except DataError:
+            continue  # not prepared now: `download` prepares it before `name`
+        if _fingerprint(current) != _fingerprint(record.get("files", [])):
+            outdated.append(base)
+    return outdated
+
+
+def _fingerprint(files: list[dict]) -> list[tuple[str, str]]:
+    return sorted((f.get("file", ""), f.get("sha256", "")) for f in files)
+
+
 def read_json(path: Path) -> dict:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -60,7 +60,8 @@ class DCGAN(Recipe):
     # -- set-up
     def build(self, strategy: tf.distribute.Strategy) -> dict[str, Any]:
         self.strategy = strategy
-        nets = create_model(self.config.model.name, noise_dim=self.gan.noise_dim)
+        nets = create_model(self.config.model.name, noise_dim=self.gan.noise_dim,
+                            discriminator_dropout=self.gan.discriminator_dropout)
         self.generator, self.discriminator = nets["generator"], nets["discriminator"]
         # The network that is evaluated and sampled: the weight average, or the generator itself.
         self.sampler = self.generator

@@ -10,7 +10,11 @@ import tarfile
 import numpy as np
 import pytest
 
+from tests.datasets.datasets_testlib import tiny_mnist
+from typer.testing import CliRunner
+
 from modelzoo import datasets
+from modelzoo.cli import app
 from modelzoo.datasets.converters.mnist_m import blend, ink_masks
 from modelzoo.errors import DataError
 
@@ -124,3 +128,35 @@ def test_from_ganins_official_folder(tmp_path):
     (root / "mnist_m_test_labels.txt").write_text("00000000.png 3\nmissing.png 1\n")
     with pytest.raises(DataError, match="missing.png"):
         datasets.download("mnist_m", data_dir, source=str(tmp_path), force=True)
+
+
+def test_rebuilt_when_its_mnist_is_prepared_again(sample_data_dir, shared_data, tmp_path,
+                                                  capsys):
+    """mnist prepared again from other digits outdates the mnist_m blended from the old ones:
+    the mnist download says so, `train` refuses the pair with the command that fixes it, and
+    that command rebuilds mnist_m from the new digits. Re-preparing the same files does not."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    datasets.download("mnist", data_dir, source=str(shared_data / "mnist"), force=True)
+    assert "generated from the previous" not in capsys.readouterr().err  # the same files
+    new_digits = tmp_path / "new-digits"
+    new_digits.mkdir()
+    for name, data in tiny_mnist(n_train=60, n_test=20).items():
+        (new_digits / name).write_bytes(data)
+    datasets.download("mnist", data_dir, source=str(new_digits), force=True)
+    assert "mnist_m was generated from the previous mnist" in capsys.readouterr().err
+
+    result = CliRunner().invoke(app, ["train", "dsn", "--data-dir", str(data_dir),
+                                      "--set", "train.steps=2"])  # were it to train: briefly
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "'mnist_m'" in said and "earlier 'mnist'" in said
+    assert f"modelzoo download --dataset mnist_m --data-dir {data_dir}" in said
+
+    datasets.download("mnist_m", data_dir, source=str(shared_data / "bsds500" / "train"))
+    assert "rebuilding mnist_m" in capsys.readouterr().err
+    info = json.loads((data_dir / "mnist_m" / "info.json").read_text())
+    counts = {split: v["examples"] for split, v in info["splits"].items()}
+    assert counts["train"] + counts["valid"] == 60 and counts["test"] == 20
+    assert datasets.download("mnist_m", data_dir) == data_dir.resolve() / "mnist_m"
+    assert "rebuilding" not in capsys.readouterr().err  # up to date now: a no-op

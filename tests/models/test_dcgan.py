@@ -46,3 +46,16 @@ def test_noise_dim_is_the_generator_input(nets):
     small = create_model("dcgan_mnist", noise_dim=16)["generator"]
     assert small.input_shape == (None, 16)
     assert nets["generator"].input_shape == (None, 100)
+
+
+def test_discriminator_dropout_rate_is_a_parameter():
+    import tensorflow as tf
+
+    images = tf.random.stateless_uniform([4, 28, 28, 1], seed=[5, 6], minval=-1.0, maxval=1.0)
+    tutorial = create_model("dcgan_mnist")["discriminator"]  # the tutorial's 0.3
+    plain = create_model("dcgan_mnist", discriminator_dropout=0.0)["discriminator"]
+    assert [layer.rate for layer in tutorial.layers if "dropout" in layer.name] == [0.3, 0.3]
+    # In training mode dropout makes two passes differ; without it they are the same.
+    assert not np.allclose(tutorial(images, training=True), tutorial(images, training=True))
+    np.testing.assert_array_equal(plain(images, training=True), plain(images, training=True))
+    assert plain.count_params() == tutorial.count_params()  # dropout has no weights

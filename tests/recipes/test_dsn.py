@@ -85,9 +85,6 @@ def test_reproduce_table_on_a_tiny_budget(sample_data_dir, tmp_path):
     assert list(by_method) == list(PAPER)
     for method, row in by_method.items():
         assert row.paper == PAPER[method]
-        if row.config is None:  # MMD without separation: a paper number only
-            assert row.ours is None
-            continue
         assert row.steps == 4 and 0.0 <= row.ours <= 100.0
         assert row.difference == pytest.approx(row.ours - row.paper, abs=0.051)
     table = (tmp_path / "dsn_table.md").read_text()
