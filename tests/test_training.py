@@ -96,13 +96,21 @@ def test_eager_mode_trains(sample_data_dir, tmp_path):
     assert final_eval(tmp_path / "eager")["step"] == 4
 
 
-def test_augmentation_layers_train_and_are_checkpointed(sample_data_dir, tmp_path):
+def test_augmentation_is_checkpointed_and_resumes_exactly(sample_data_dir, tmp_path):
+    """Steps 3-4 of a run resumed at step 2 draw the transforms an unbroken run draws there."""
     import tensorflow as tf
 
-    train(["--run-dir", str(tmp_path / "aug"), "--set", "data.augment=true",
-           "--set", "train.steps=4", "--set", "train.log_every=2"], sample_data_dir)
-    names = [n for n, _ in tf.train.list_variables(str(tmp_path / "aug" / "checkpoints"))]
+    common = ["--deterministic", "--seed", "5", "--set", "data.augment=true",
+              "--set", "train.log_every=2", "--set", "train.checkpoint_every=2"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train(["--run-dir", str(straight), *common, "--set", "train.steps=4"], sample_data_dir)
+    train(["--run-dir", str(resumed), *common, "--set", "train.steps=2"], sample_data_dir)
+    train(["--run-dir", str(resumed), *common, "--set", "train.steps=4"], sample_data_dir)
+    names = [n for n, _ in tf.train.list_variables(str(resumed / "checkpoints"))]
     assert any(n.startswith("augment/") for n in names)
+    last = [records(run, "train")[-1] for run in (straight, resumed)]
+    assert last[0]["step"] == last[1]["step"] == 4
+    assert last[1]["loss"] == pytest.approx(last[0]["loss"], abs=1e-6)
 
 
 def test_mixed_float16_trains_with_a_float32_output(sample_data_dir, tmp_path):

@@ -48,6 +48,34 @@ def augmentation() -> keras.Sequential:
     ], name="augmentation")
 
 
+class PerReplicaAugmentation:
+    """Calls `augment` so that every replica draws its own random transforms.
+
+    Keras's random layers draw from a `SeedGenerator` whose [seed, counter] state is a mirrored
+    variable: every replica would give its (different) images the same rotations and shifts.
+    Before each call the seed is offset by the replica's index. Replica 0, and so a single
+    device, draws as before, and a resumed run draws as an uninterrupted one: the counters move
+    in step on every replica and the checkpoint keeps replica 0's.
+    """
+
+    REPLICA_OFFSET = 1_000_003  # a prime, so the offset seeds of two layers do not meet
+
+    def __init__(self, augment: keras.Sequential):
+        self.augment = augment
+        # `generator` is where Keras's random layers keep their SeedGenerator; should that ever
+        # move, tests/recipes/test_classifier.py's two-replica test fails.
+        self.seeds = [(layer.generator, int(layer.generator.state.numpy()[0]))
+                      for layer in augment.layers if hasattr(layer, "generator")]
+
+    def __call__(self, images: tf.Tensor) -> tf.Tensor:
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        for generator, seed in self.seeds:
+            state = generator.state
+            offset = tf.cast(replica, state.dtype) * self.REPLICA_OFFSET
+            state.assign(tf.stack([seed + offset, state.value[1]]))
+        return self.augment(images, training=True)
+
+
 class Classifier(Recipe):
     def build(self, strategy):
         cfg = self.config
@@ -59,6 +87,7 @@ class Classifier(Recipe):
         self.optimizer = build_optimizer(cfg.train.optimizer, loss_scale=needs_loss_scale())
         self.optimizer.build(self.model.trainable_variables)  # before tracing (see style guide)
         self.augment = augmentation() if cfg.data.augment else None
+        self.augment_images = None
         self.train_accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.eval_loss = keras.metrics.Mean(name="loss")
         self.eval_accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
@@ -67,6 +96,7 @@ class Classifier(Recipe):
         if self.augment is not None:
             self.augment.build((None, *self.input_shape))
             trackables["augment"] = self.augment  # its random state resumes too
+            self.augment_images = PerReplicaAugmentation(self.augment)
         return trackables
 
     @property
@@ -86,8 +116,8 @@ class Classifier(Recipe):
     # -- steps (per replica)
     def train_step(self, batch):
         images, labels = batch
-        if self.augment is not None:
-            images = self.augment(images, training=True)
+        if self.augment_images is not None:
+            images = self.augment_images(images)
         with tf.GradientTape() as tape:
             probabilities = self.model(images, training=True)
             loss = tf.nn.compute_average_loss(self.cross_entropy(labels, probabilities))

@@ -1,9 +1,14 @@
 """The classifier recipe: losses are per-replica shares of the global-batch mean, metrics and
-the confusion matrix count correctly, mixed_float16 brings a LossScaleOptimizer."""
+the confusion matrix count correctly, mixed_float16 brings a LossScaleOptimizer, and every
+replica draws its own augmentation."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -11,7 +16,8 @@ import pytest
 import tensorflow as tf
 
 from modelzoo import config
-from modelzoo.recipes.classifier import Classifier, ConfusionMatrix
+from modelzoo.recipes.classifier import (Classifier, ConfusionMatrix,
+                                         PerReplicaAugmentation, augmentation)
 
 
 def make(data_dir, **train):
@@ -71,7 +77,51 @@ def test_mixed_float16_uses_a_loss_scale_optimizer(sample_data_dir):
 
 
 def test_augmentation_keeps_shapes():
-    from modelzoo.recipes.classifier import augmentation
-
     images = tf.random.uniform((4, 32, 32, 3))
     assert augmentation()(images, training=True).shape == images.shape
+
+
+def _digit_batch(count: int) -> np.ndarray:
+    images = np.zeros((count, 16, 16, 1), np.float32)
+    images[:, 4:12, 6:10] = 1.0  # the same bar in every image: only the transforms differ
+    return images
+
+
+def test_on_one_device_the_augmentation_draws_as_keras_does():
+    images = _digit_batch(4)
+    keras.utils.set_random_seed(3)
+    plain = augmentation()
+    keras.utils.set_random_seed(3)
+    per_replica = PerReplicaAugmentation(augmentation())
+    np.testing.assert_array_equal(per_replica(images), plain(images, training=True))
+
+
+# Logical devices can be set only before TensorFlow starts: a process of its own.
+TWO_REPLICAS = """
+import json, numpy as np, tensorflow as tf
+cpu, = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from modelzoo.recipes.classifier import PerReplicaAugmentation, augmentation
+from tests.recipes.test_classifier import _digit_batch
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    augment = augmentation()
+    augment.build((None, 16, 16, 1))
+    per_replica = PerReplicaAugmentation(augment)
+batches = strategy.experimental_distribute_dataset(
+    tf.data.Dataset.from_tensors(_digit_batch(4)).repeat(2))
+step = tf.function(lambda batch: strategy.run(per_replica, (batch,)))
+same = [bool(np.array_equal(*[r.numpy() for r in strategy.experimental_local_results(step(b))]))
+        for b in batches]
+print(json.dumps({"same": same}))
+"""
+
+
+def test_two_replicas_draw_different_transforms():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run([sys.executable, "-c", TWO_REPLICAS], capture_output=True,
+                            text=True, timeout=120, env=env,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert result.returncode == 0, result.stderr
+    # Each replica holds two copies of one image: equal outputs would mean equal transforms.
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"same": [False, False]}
