@@ -35,14 +35,15 @@ def download(name: str, data_dir: Path, source: str | None = None, force: bool =
     been prepared again since: then it is rebuilt from the current one. Those datasets are
     prepared first, from the same `source` when it holds their files.
     """
-    outdated = store.outdated_bases(Path(data_dir), name) if is_ready(name, data_dir) else []
+    ready = is_ready(name, data_dir)
+    outdated = store.outdated_bases(Path(data_dir), name) if ready else []
     if outdated:
         from modelzoo import ui
 
         ui.info(f"{name} was made from an earlier {', '.join(outdated)} (prepared again since): "
                 f"rebuilding {name} from the current one.")
         force = True
-    if not force and is_ready(name, data_dir):
+    if not force and ready:
         load_manifest(name)  # an unknown name is still an error
         target = store.dataset_dir(Path(data_dir).expanduser().resolve(), name)
         if source:

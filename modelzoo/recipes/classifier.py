@@ -86,17 +86,17 @@ class Classifier(Recipe):
         self.cross_entropy = keras.losses.SparseCategoricalCrossentropy(reduction=None)
         self.optimizer = build_optimizer(cfg.train.optimizer, loss_scale=needs_loss_scale())
         self.optimizer.build(self.model.trainable_variables)  # before tracing (see style guide)
-        self.augment = augmentation() if cfg.data.augment else None
-        self.augment_images = None
+        self.augment = None  # a PerReplicaAugmentation with data.augment
         self.train_accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.eval_loss = keras.metrics.Mean(name="loss")
         self.eval_accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.confusion = ConfusionMatrix(classes)
         trackables = {"model": self.model, "optimizer": self.optimizer}
-        if self.augment is not None:
-            self.augment.build((None, *self.input_shape))
-            trackables["augment"] = self.augment  # its random state resumes too
-            self.augment_images = PerReplicaAugmentation(self.augment)
+        if cfg.data.augment:
+            layers = augmentation()
+            layers.build((None, *self.input_shape))
+            trackables["augment"] = layers  # its random state resumes too
+            self.augment = PerReplicaAugmentation(layers)
         return trackables
 
     @property
@@ -116,8 +116,8 @@ class Classifier(Recipe):
     # -- steps (per replica)
     def train_step(self, batch):
         images, labels = batch
-        if self.augment_images is not None:
-            images = self.augment_images(images)
+        if self.augment is not None:
+            images = self.augment(images)
         with tf.GradientTape() as tape:
             probabilities = self.model(images, training=True)
             loss = tf.nn.compute_average_loss(self.cross_entropy(labels, probabilities))
