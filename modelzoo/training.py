@@ -70,13 +70,12 @@ def require_data(cfg: "config_module.ExperimentConfig", data_dir: Path) -> None:
     """A clear error, with the download command, when a dataset the config needs is missing,
     or was generated from an earlier version of another one (mnist_m from a replaced mnist)."""
     from modelzoo import datasets
-    from modelzoo.datasets import store
 
     for name in filter(None, (cfg.data.dataset, cfg.data.target_dataset)):
         fix = f"modelzoo download --dataset {name} --data-dir {data_dir}"
         if not datasets.is_ready(name, data_dir):
             raise DataError(f"Dataset {name!r} is not prepared in {data_dir}.", fix=fix)
-        outdated = store.outdated_bases(Path(data_dir), name)
+        outdated = datasets.outdated_bases(name, data_dir)
         if outdated:
             bases = ", ".join(repr(b) for b in outdated)
             raise DataError(f"Dataset {name!r} in {data_dir} was generated from an earlier "

@@ -18,12 +18,18 @@ from modelzoo.datasets import store
 from modelzoo.datasets.manifest import FileSpec, Manifest, list_datasets, load_manifest
 
 __all__ = ["FileSpec", "Manifest", "dataset_info", "download", "is_ready", "list_datasets",
-           "load_manifest"]
+           "load_manifest", "outdated_bases"]
 
 
 def is_ready(name: str, data_dir: Path) -> bool:
     """Whether `<data_dir>/<name>` is completely prepared (a marker check; no TF, milliseconds)."""
     return store.is_ready(Path(data_dir), name)
+
+
+def outdated_bases(name: str, data_dir: Path) -> list[str]:
+    """The datasets `name` was generated from that have been prepared again, from other files,
+    since (mnist for an mnist_m blended from earlier digits); no TF, milliseconds."""
+    return store.outdated_bases(Path(data_dir), name)
 
 
 def download(name: str, data_dir: Path, source: str | None = None, force: bool = False) -> Path:
@@ -36,7 +42,7 @@ def download(name: str, data_dir: Path, source: str | None = None, force: bool =
     prepared first, from the same `source` when it holds their files.
     """
     ready = is_ready(name, data_dir)
-    outdated = store.outdated_bases(Path(data_dir), name) if ready else []
+    outdated = outdated_bases(name, data_dir) if ready else []
     if outdated:
         from modelzoo import ui
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 from modelzoo import config
 from modelzoo.recipes.classifier import (Classifier, ConfusionMatrix,
                                          PerReplicaAugmentation, augmentation)
+from tests.engine_testlib import QUIET, REPO
 
 
 def make(data_dir, **train):
@@ -118,10 +119,8 @@ print(json.dumps({"same": same}))
 
 
 def test_two_replicas_draw_different_transforms():
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run([sys.executable, "-c", TWO_REPLICAS], capture_output=True,
-                            text=True, timeout=120, env=env,
-                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+                            text=True, timeout=120, env={**os.environ, **QUIET}, cwd=REPO)
     assert result.returncode == 0, result.stderr
     # Each replica holds two copies of one image: equal outputs would mean equal transforms.
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"same": [False, False]}
