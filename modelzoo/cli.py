@@ -292,22 +292,25 @@ app.add_typer(reproduce_app, name="reproduce")
 def reproduce_dsn_table(
     steps: Annotated[Optional[int], typer.Option(help="Training steps for every method "
                      "(default: the configs' sample-protocol budget).")] = None,
+    seeds: Annotated[list[int], typer.Option("--seed", help="Seed of every method's run; "
+                     "repeat it (--seed 0 --seed 1 --seed 2) to run each method once per seed "
+                     "and report mean ± standard deviation.")] = [0],
     overrides: SetOption = [],
     data_dir: DataDirOption = None,
-    out_dir: Annotated[Optional[Path], typer.Option(help="Where the table and the six run "
-                       "dirs go (default runs/reproduce/dsn-table-<time>); reusing one "
+    out_dir: Annotated[Optional[Path], typer.Option(help="Where the table and the run dirs "
+                       "go (default runs/reproduce/dsn-table-<time>); reusing one "
                        "resumes its runs.")] = None,
 ):
     """DSN paper Table 1 (MNIST -> MNIST-M): source-only, MMD, DANN, DSN w/ MMD, DSN w/ DANN
     and target-only trained under one protocol; prints and writes method | paper | ours |
     difference.
 
-    Example: modelzoo reproduce dsn-table --steps 2000 --set train.eval_every=500
+    Example: modelzoo reproduce dsn-table --steps 2000 --seed 0 --seed 1 --set train.eval_every=500
     """
     from modelzoo import reproduce
 
     reproduce.reproduce_dsn_table(steps=steps, overrides=tuple(overrides), data_dir=data_dir,
-                                  out_dir=out_dir)
+                                  out_dir=out_dir, seeds=tuple(seeds))
 
 
 @app.command()

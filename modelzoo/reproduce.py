@@ -1,23 +1,27 @@
 """`modelzoo reproduce dsn-table`: Table 1 of the DSN paper, MNIST -> MNIST-M, side by side.
 
 Trains source_only, mmd, dann, dsn_mmd, dsn and target_only (one config per row of the paper's
-table) under one protocol (the same data, step budget, seed and `--set` overrides), then
+table) under one protocol (the same data, step budget, seeds and `--set` overrides), then
 evaluates each run the paper's way (the checkpoint that scored best on MNIST-M `valid`, tested
 on MNIST-M `test`) and writes
 
     <out_dir>/dsn_table.md     method | paper | ours | difference (percentage points)
-    <out_dir>/dsn_table.json   the same, plus steps, minutes, source accuracy and run dirs
-    <out_dir>/runs/<config>/   each run dir (rerunning with the same out dir resumes them)
+    <out_dir>/dsn_table.json   the same, plus every seed's accuracy, steps, minutes and run dir
+    <out_dir>/runs/<config>/seed<N>/   each run dir (rerunning with the same out dir resumes them)
+
+With several seeds, "ours" is their mean ± sample standard deviation: on the 6,000-digit sample
+one seed can sit several points from another, more than some gaps between the paper's rows.
 
     >>> from modelzoo.reproduce import reproduce_dsn_table
-    >>> table = reproduce_dsn_table(steps=200, data_dir="~/.cache/modelzoo")
+    >>> table = reproduce_dsn_table(steps=200, seeds=(0, 1, 2), data_dir="~/.cache/modelzoo")
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from modelzoo import ui
@@ -28,7 +32,20 @@ PAPER = {"Source-only": 56.6, "MMD": 76.9, "DANN": 77.4, "DSN w/ MMD": 80.5,
 # Paper row -> our config.
 METHODS = {"Source-only": "source_only", "MMD": "mmd", "DANN": "dann", "DSN w/ MMD": "dsn_mmd",
            "DSN w/ DANN": "dsn", "Target-only": "target_only"}
-SEED = 0
+SEEDS = (0,)
+
+
+@dataclass
+class SeedRun:
+    """One training run of one method: its target test accuracy (%) and where it came from."""
+
+    seed: int
+    accuracy: float
+    source_accuracy: float
+    best_step: int
+    steps: int
+    minutes: float
+    run_dir: str
 
 
 @dataclass
@@ -36,12 +53,19 @@ class Row:
     method: str
     config: str
     paper: float
-    ours: float | None = None  # target test accuracy, %
-    source_accuracy: float | None = None
-    best_step: int | None = None
-    steps: int | None = None
-    minutes: float | None = None
-    run_dir: str | None = None
+    runs: list[SeedRun] = field(default_factory=list)
+
+    @property
+    def ours(self) -> float | None:
+        """Mean target test accuracy over the seeds, %."""
+        return round(statistics.fmean(r.accuracy for r in self.runs), 1) if self.runs else None
+
+    @property
+    def std(self) -> float | None:
+        """Sample standard deviation over the seeds (None for fewer than two)."""
+        if len(self.runs) < 2:
+            return None
+        return round(statistics.stdev(r.accuracy for r in self.runs), 1)
 
     @property
     def difference(self) -> float | None:
@@ -50,8 +74,10 @@ class Row:
 
 def reproduce_dsn_table(steps: int | None = None, overrides: tuple[str, ...] | list[str] = (),
                         data_dir: Path | str | None = None, out_dir: Path | str | None = None,
-                        seed: int = SEED, methods: tuple[str, ...] | None = None) -> list[Row]:
-    """Train and evaluate every configured method; print and write the table; return its rows.
+                        seeds: tuple[int, ...] | list[int] = SEEDS,
+                        methods: tuple[str, ...] | None = None) -> list[Row]:
+    """Train and evaluate every configured method once per seed; print and write the table;
+    return its rows.
 
     `methods` restricts the runs to some configs (e.g. ("source_only", "dsn")); the others keep
     their paper number and an empty "ours".
@@ -61,63 +87,80 @@ def reproduce_dsn_table(steps: int | None = None, overrides: tuple[str, ...] | l
     out_dir = Path(out_dir) if out_dir else Path("runs") / "reproduce" / time.strftime(
         "dsn-table-%Y%m%d-%H%M%S")
     overrides = [*overrides, *([f"train.steps={steps}"] if steps else [])]
+    seeds = list(dict.fromkeys(seeds))  # a repeated seed would only resume the same run
+    if not seeds:
+        from modelzoo.errors import UsageError
+
+        raise UsageError("reproduce dsn-table needs at least one seed.", fix="--seed 0")
     data_root = paths.data_dir(data_dir)
     rows = []
     for method, config in METHODS.items():
         row = Row(method, config, PAPER[method])
         if methods is None or config in methods:
-            _run(row, overrides, data_root, out_dir / "runs" / config, seed)
+            for seed in seeds:
+                run_dir = out_dir / "runs" / config / f"seed{seed}"
+                row.runs.append(_run(row, overrides, data_root, run_dir, seed))
         rows.append(row)
-    write_table(rows, out_dir, overrides, seed)
+    write_table(rows, out_dir, overrides, seeds)
     return rows
 
 
-def _run(row: Row, overrides: list[str], data_dir: Path, run_dir: Path, seed: int) -> None:
+def _run(row: Row, overrides: list[str], data_dir: Path, run_dir: Path, seed: int) -> SeedRun:
     import keras
 
     from modelzoo import evaluate, training
 
-    ui.err.print(f"reproduce | {row.method}: modelzoo train {row.config} "
+    ui.err.print(f"reproduce | {row.method}: modelzoo train {row.config} --seed {seed} "
                  + " ".join(f"--set {o}" for o in overrides), markup=False, highlight=False)
     start = time.perf_counter()
     result = training.train(row.config, overrides=overrides, run_dir=run_dir, seed=seed,
                             data_dir=data_dir)
-    row.minutes = round((time.perf_counter() - start) / 60, 2)
+    minutes = round((time.perf_counter() - start) / 60, 2)
     # The paper's protocol: the checkpoint best on the 1,000 labelled target examples, tested.
     report = evaluate.evaluate(run_dir=result.run_dir, checkpoint="best", split="test",
                                data_dir=data_dir)
-    row.ours = round(100 * report["accuracy"], 1)
-    row.source_accuracy = round(100 * report["source_accuracy"], 1)
-    row.best_step, row.steps = report["step"], result.final["step"]
-    row.run_dir = str(result.run_dir)
-    keras.backend.clear_session()  # the next method starts from fresh layer names and graphs
+    keras.backend.clear_session()  # the next run starts from fresh layer names and graphs
+    return SeedRun(seed=seed, accuracy=round(100 * report["accuracy"], 1),
+                   source_accuracy=round(100 * report["source_accuracy"], 1),
+                   best_step=report["step"], steps=result.final["step"], minutes=minutes,
+                   run_dir=str(result.run_dir))
 
 
-def markdown(rows: list[Row], overrides: list[str], seed: int) -> str:
-    def pct(value):
-        return "—" if value is None else f"{value:.1f}"
+def markdown(rows: list[Row], overrides: list[str], seeds: list[int]) -> str:
+    def ours(row):
+        if row.ours is None:
+            return "—"
+        return f"{row.ours:.1f}" if row.std is None else f"{row.ours:.1f} ± {row.std:.1f}"
 
     def signed(value):
         return "—" if value is None else f"{value:+.1f}"
 
+    def per_seed(row):  # "68.6 (3000)": accuracy and best step of each seed, in seed order
+        return ", ".join(f"{r.accuracy:.1f} ({r.best_step})" for r in row.runs) or "—"
+
     lines = ["MNIST → MNIST-M target test accuracy (%), Bousmalis et al. (NIPS 2016) Table 1 "
              "vs this zoo (best checkpoint on MNIST-M `valid`).", "",
-             "| method | paper | ours | difference | steps | best step | minutes |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| method | paper | ours | difference | per seed (best step) | steps | minutes |",
+             "|---|---:|---:|---:|---|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r.method} | {r.paper:.1f} | {pct(r.ours)} | {signed(r.difference)} | "
-                     f"{r.steps or '—'} | {r.best_step or '—'} | {r.minutes or '—'} |")
+        steps = max((run.steps for run in r.runs), default="—")
+        minutes = round(sum(run.minutes for run in r.runs), 2) if r.runs else "—"
+        lines.append(f"| {r.method} | {r.paper:.1f} | {ours(r)} | {signed(r.difference)} | "
+                     f"{per_seed(r)} | {steps} | {minutes} |")
     protocol = " ".join(f"--set {o}" for o in overrides) or "the configs' own budgets"
-    lines += ["", f"Protocol: seed {seed}; {protocol}."]
+    seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else (
+        f"seeds {', '.join(map(str, seeds))} (ours: mean ± sample standard deviation)")
+    lines += ["", f"Protocol: {seed_text}; {protocol}; minutes: all seeds together."]
     return "\n".join(lines) + "\n"
 
 
-def write_table(rows: list[Row], out_dir: Path, overrides: list[str], seed: int) -> None:
+def write_table(rows: list[Row], out_dir: Path, overrides: list[str], seeds: list[int]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = markdown(rows, overrides, seed)
+    text = markdown(rows, overrides, seeds)
     (out_dir / "dsn_table.md").write_text(text, encoding="utf-8")
-    payload = {"protocol": {"seed": seed, "overrides": overrides},
-               "rows": [{**asdict(r), "difference": r.difference} for r in rows]}
+    payload = {"protocol": {"seeds": seeds, "overrides": overrides},
+               "rows": [{**asdict(r), "ours": r.ours, "std": r.std, "difference": r.difference}
+                        for r in rows]}
     (out_dir / "dsn_table.json").write_text(json.dumps(payload, indent=2) + "\n",
                                             encoding="utf-8")
     ui.out.print(text, markup=False, highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -85,9 +86,50 @@ def test_reproduce_table_on_a_tiny_budget(sample_data_dir, tmp_path):
     assert list(by_method) == list(PAPER)
     for method, row in by_method.items():
         assert row.paper == PAPER[method]
-        assert row.steps == 4 and 0.0 <= row.ours <= 100.0
+        [run] = row.runs  # one seed by default: seed 0
+        assert run.seed == 0 and run.steps == 4 and 0.0 <= row.ours <= 100.0
+        assert row.ours == run.accuracy and row.std is None
         assert row.difference == pytest.approx(row.ours - row.paper, abs=0.051)
     table = (tmp_path / "dsn_table.md").read_text()
-    assert "| DSN w/ DANN | 83.2 |" in table
+    assert "| DSN w/ DANN | 83.2 |" in table and "Protocol: seed 0;" in table
     payload = json.loads((tmp_path / "dsn_table.json").read_text())
     assert [r["method"] for r in payload["rows"]] == list(PAPER)
+    assert payload["protocol"]["seeds"] == [0]
+
+
+def test_reproduce_reports_mean_and_spread_over_seeds(sample_data_dir, tmp_path):
+    import statistics
+
+    from modelzoo.reproduce import reproduce_dsn_table
+
+    rows = reproduce_dsn_table(steps=20, seeds=(0, 1, 1), methods=("source_only",),
+                               overrides=["train.log_every=10", "train.eval_every=0"],
+                               data_dir=sample_data_dir, out_dir=tmp_path)
+    source_only = rows[0]
+    assert [run.seed for run in source_only.runs] == [0, 1]  # the repeated seed runs once
+    accuracies = [run.accuracy for run in source_only.runs]
+    assert source_only.ours == round(statistics.fmean(accuracies), 1)
+    assert source_only.std == round(statistics.stdev(accuracies), 1)
+    run_dirs = {run.run_dir for run in source_only.runs}
+    assert run_dirs == {str(tmp_path / "runs" / "source_only" / f"seed{s}") for s in (0, 1)}
+    for run in source_only.runs:  # each run trained with its own seed
+        assert f"seed: {run.seed}" in (Path(run.run_dir) / "config.yaml").read_text()
+    assert all(row.runs == [] and row.ours is None for row in rows[1:])  # not selected
+
+    table = (tmp_path / "dsn_table.md").read_text()
+    per_seed = ", ".join(f"{run.accuracy:.1f} ({run.best_step})" for run in source_only.runs)
+    assert (f"| Source-only | 56.6 | {source_only.ours:.1f} ± {source_only.std:.1f} | "
+            f"{source_only.difference:+.1f} | {per_seed} | 20 |") in table
+    assert "Protocol: seeds 0, 1 (ours: mean ± sample standard deviation)" in table
+    payload = json.loads((tmp_path / "dsn_table.json").read_text())
+    assert payload["protocol"]["seeds"] == [0, 1]
+    assert [run["seed"] for run in payload["rows"][0]["runs"]] == [0, 1]
+    assert payload["rows"][0]["std"] == source_only.std
+
+
+def test_reproduce_needs_a_seed(tmp_path):
+    from modelzoo.errors import UsageError
+    from modelzoo.reproduce import reproduce_dsn_table
+
+    with pytest.raises(UsageError, match="at least one seed"):
+        reproduce_dsn_table(seeds=(), out_dir=tmp_path)
