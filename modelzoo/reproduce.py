@@ -140,7 +140,7 @@ def markdown(rows: list[Row], overrides: list[str], seeds: list[int]) -> str:
 
     lines = ["MNIST → MNIST-M target test accuracy (%), Bousmalis et al. (NIPS 2016) Table 1 "
              "vs this zoo (best checkpoint on MNIST-M `valid`).", "",
-             "| method | paper | ours | difference | per seed (best step) | steps | minutes |",
+             "| method | paper | ours | difference | per seed (best step) | steps | minutes, all seeds |",
              "|---|---:|---:|---:|---|---:|---:|"]
     for r in rows:
         steps = max((run.steps for run in r.runs), default="—")
@@ -150,7 +150,7 @@ def markdown(rows: list[Row], overrides: list[str], seeds: list[int]) -> str:
     protocol = " ".join(f"--set {o}" for o in overrides) or "the configs' own budgets"
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else (
         f"seeds {', '.join(map(str, seeds))} (ours: mean ± sample standard deviation)")
-    lines += ["", f"Protocol: {seed_text}; {protocol}; minutes: all seeds together."]
+    lines += ["", f"Protocol: {seed_text}; {protocol}."]
     return "\n".join(lines) + "\n"
 
 
