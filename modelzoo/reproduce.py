@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from modelzoo import ui
+from modelzoo.errors import UsageError
 
 # Bousmalis et al., NIPS 2016, Table 1, MNIST -> MNIST-M mean target accuracy (%).
 PAPER = {"Source-only": 56.6, "MMD": 76.9, "DANN": 77.4, "DSN w/ MMD": 80.5,
@@ -84,14 +85,12 @@ def reproduce_dsn_table(steps: int | None = None, overrides: tuple[str, ...] | l
     """
     from modelzoo import paths
 
+    seeds = list(dict.fromkeys(seeds))  # a repeated seed would only resume the same run
+    if not seeds:
+        raise UsageError("reproduce dsn-table needs at least one seed.", fix="--seed 0")
     out_dir = Path(out_dir) if out_dir else Path("runs") / "reproduce" / time.strftime(
         "dsn-table-%Y%m%d-%H%M%S")
     overrides = [*overrides, *([f"train.steps={steps}"] if steps else [])]
-    seeds = list(dict.fromkeys(seeds))  # a repeated seed would only resume the same run
-    if not seeds:
-        from modelzoo.errors import UsageError
-
-        raise UsageError("reproduce dsn-table needs at least one seed.", fix="--seed 0")
     data_root = paths.data_dir(data_dir)
     rows = []
     for method, config in METHODS.items():
