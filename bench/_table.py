@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from pathlib import Path
+
+from modelzoo import files
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / ".bench"
 
@@ -19,11 +20,10 @@ def report(name: str, rows: list[dict], summary: dict) -> Path:
         print("  ".join(_fmt(row[c]).ljust(widths[c]) for c in columns))
     for key, value in summary.items():
         print(f"{key}: {_fmt(value)}")
-    BENCH_DIR.mkdir(exist_ok=True)
     path = BENCH_DIR / f"{name}.json"
     payload = {"bench": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "machine": platform.platform(), "rows": rows, "summary": summary}
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    files.write_json(path, payload)
     print(f"wrote {path}")
     return path
 

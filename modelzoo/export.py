@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelzoo.errors import ModelzooError, UsageError
+from modelzoo.files import replacing
 
 FORMATS = ("keras", "savedmodel")
 TOLERANCE = 1e-5
@@ -45,22 +46,33 @@ def export(run_dir: Path, fmt: str = "keras", out: Path | None = None,
     inputs = tf.nest.flatten(batch)[0]
     expected = np.asarray(model(inputs, training=False))
     path = Path(out) if out else run_dir / "export" / ("model.keras" if fmt == "keras" else "savedmodel")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "keras" and path.suffix != ".keras":
+        raise UsageError(f"--out {path} must end in .keras for --format keras.",
+                         fix=f"--out {path.with_suffix('.keras')}")
+    # Written under a temp name and reloaded from there: only a model that reproduces the
+    # trained one is renamed onto `path`, so a failed export leaves the old one untouched.
+    with replacing(path) as tmp:
+        got = _write_and_reload(model, fmt, tmp, inputs)
+        diff = float(np.max(np.abs(got.astype(np.float64) - expected.astype(np.float64))))
+        if not diff <= TOLERANCE:
+            raise ModelzooError(f"The model exported to {path} does not reproduce the trained "
+                                f"model: max |difference| {diff:.3g} > {TOLERANCE} on a batch of "
+                                f"{len(expected)}; nothing was written.",
+                                fix="report this with the run dir attached")
+    return ExportResult(path, fmt, session.checkpoint, int(len(expected)), diff)
+
+
+def _write_and_reload(model, fmt: str, path: Path, inputs):
+    """Save `model` at `path` in `fmt`, load it back, and return its outputs on `inputs`."""
+    import numpy as np
+
     if fmt == "keras":
-        if path.suffix != ".keras":
-            raise UsageError(f"--out {path} must end in .keras for --format keras.",
-                             fix=f"--out {path.with_suffix('.keras')}")
         import keras
 
         model.save(path)
-        got = np.asarray(keras.models.load_model(path)(inputs, training=False))
-    else:
-        model.export(str(path), format="tf_saved_model", verbose=False)
-        reloaded = tf.saved_model.load(str(path))  # keep a reference: it owns the variables
-        got = np.asarray(reloaded.serve(inputs))
-    diff = float(np.max(np.abs(got.astype(np.float64) - expected.astype(np.float64))))
-    if not diff <= TOLERANCE:
-        raise ModelzooError(f"The exported model at {path} does not reproduce the trained model: "
-                            f"max |difference| {diff:.3g} > {TOLERANCE} on a batch of "
-                            f"{len(expected)}.", fix="report this with the run dir attached")
-    return ExportResult(path, fmt, session.checkpoint, int(len(expected)), diff)
+        return np.asarray(keras.models.load_model(path)(inputs, training=False))
+    import tensorflow as tf
+
+    model.export(str(path), format="tf_saved_model", verbose=False)
+    reloaded = tf.saved_model.load(str(path))  # keep a reference: it owns the variables
+    return np.asarray(reloaded.serve(inputs))

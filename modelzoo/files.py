@@ -4,21 +4,54 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
-def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write `text` to a temp file beside `path`, then rename it into place (atomic on POSIX)."""
+@contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path beside `path` to write a file or folder to; when the block ends
+    without an error it is renamed onto `path` (replacing what was there), else removed.
+
+    The temp name keeps the suffix, because writers such as PIL and Keras choose the format
+    from it. Used for every file modelzoo writes (JSON, pictures, exported models).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        yield tmp
+        _rename_onto(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
-    return path
+        _remove(tmp)
+
+
+def _rename_onto(tmp: Path, path: Path) -> None:
+    if not tmp.is_dir() or not path.exists():
+        os.replace(tmp, path)  # atomic on POSIX
+        return
+    # A folder cannot be renamed onto a non-empty one: move the old one aside first.
+    old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(path, old)
+    os.replace(tmp, path)
+    _remove(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` (UTF-8) to `path` through `replacing`."""
+    with replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def write_json(path: str | os.PathLike, data, *, sort_keys: bool = False) -> Path:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from modelzoo.files import replacing
+
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
 _SKIP = {"phase", "step", "time", "split", "steps_per_sec", "images_per_sec"}
 
@@ -31,8 +33,8 @@ def training_curves(records: list[dict], path: Path, title: str = "") -> Path | 
     for i, (name, lines) in enumerate(sorted(series.items())):
         x0, y0 = (i % 3) * panel_w, top + (i // 3) * panel_h
         _panel(draw, font, (x0, y0, panel_w, panel_h), name, lines)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    with replacing(path) as tmp:
+        image.save(tmp)
     return path
 
 
@@ -86,8 +88,8 @@ def confusion_matrix(matrix, labels: list[str], path: Path, title: str = "") -> 
             draw.rectangle(box, fill=fill, outline="#cccccc")
             draw.text((box[0] + 4, box[1] + 14), f"{value:.0f}",
                       fill="white" if shade < 128 else "black", font=font)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    with replacing(path) as tmp:
+        image.save(tmp)
     return path
 
 

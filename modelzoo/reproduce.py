@@ -18,13 +18,12 @@ one seed can sit several points from another, more than some gaps between the pa
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from modelzoo import ui
+from modelzoo import files, ui
 from modelzoo.errors import UsageError
 
 # Bousmalis et al., NIPS 2016, Table 1, MNIST -> MNIST-M mean target accuracy (%).
@@ -156,12 +155,11 @@ def markdown(rows: list[Row], overrides: list[str], seeds: list[int]) -> str:
 def write_table(rows: list[Row], out_dir: Path, overrides: list[str], seeds: list[int]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     text = markdown(rows, overrides, seeds)
-    (out_dir / "dsn_table.md").write_text(text, encoding="utf-8")
+    files.write_text(out_dir / "dsn_table.md", text)
     payload = {"protocol": {"seeds": seeds, "overrides": overrides},
                "rows": [{**asdict(r), "ours": r.ours, "std": r.std, "difference": r.difference}
                         for r in rows]}
-    (out_dir / "dsn_table.json").write_text(json.dumps(payload, indent=2) + "\n",
-                                            encoding="utf-8")
+    files.write_json(out_dir / "dsn_table.json", payload)
     ui.out.print(text, markup=False, highlight=False)
     ui.out.print(f"written: {out_dir / 'dsn_table.md'}, {out_dir / 'dsn_table.json'}",
                  markup=False)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from modelzoo.files import replacing
+
 SCALE = 3  # each 28×28 digit becomes 84×84 pixels
 GAP = 2  # pixels between and around the images
 GAP_VALUE = 255  # white lines, as the tutorial's matplotlib grid
@@ -59,10 +61,9 @@ def grid_image(images: np.ndarray, columns: int | None = None, scale: int = SCAL
 
 def write_grid(images: np.ndarray, path: Path, columns: int | None = None) -> Path:
     """Write `images` (in [-1, 1]) as one grid PNG at `path`; parent folders are created."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    grid_image(images, columns).save(path)
-    return path
+    with replacing(path) as tmp:
+        grid_image(images, columns).save(tmp)
+    return Path(path)
 
 
 def write_gif(frames: Sequence[Path], path: Path) -> Path:
@@ -71,7 +72,9 @@ def write_gif(frames: Sequence[Path], path: Path) -> Path:
 
     images = [Image.open(frame).convert("L") for frame in frames]
     durations = [GIF_FRAME_MS] * (len(images) - 1) + [GIF_LAST_FRAME_MS]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
+    with replacing(path) as tmp:
+        images[0].save(tmp, save_all=True, append_images=images[1:], duration=durations,
+                       loop=0)
     return Path(path)
 
 

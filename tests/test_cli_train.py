@@ -87,10 +87,13 @@ def test_eval_without_runs_says_how_to_make_one(tmp_path, monkeypatch):
 @pytest.mark.parametrize("fmt, name", [("keras", "model.keras"), ("savedmodel", "savedmodel")])
 def test_export_reloads_and_matches(in_workdir, fmt, name):
     run = run_dir(in_workdir)
-    result = runner.invoke(app, ["export", "--run-dir", str(run), "--format", fmt])
-    assert result.exit_code == 0, result.output
-    assert "reloaded and matched" in result.output
+    for _ in range(2):  # the second export replaces the first (a file, or a whole folder)
+        result = runner.invoke(app, ["export", "--run-dir", str(run), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        assert "reloaded and matched" in result.output
+    # It is in place, and no temp name or set-aside old copy (both hidden) is left beside it.
     assert (run / "export" / name).exists()
+    assert [p.name for p in (run / "export").iterdir() if p.name.startswith(".")] == []
 
 
 def test_export_bad_format_exits_2(in_workdir):

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from modelzoo import losses
 from modelzoo.config import DSNConfig
+from modelzoo.files import replacing
 from modelzoo.optim import build_optimizer
 from modelzoo.recipes.base import Recipe
 from modelzoo.registry import create_model
@@ -243,9 +244,9 @@ def save_reconstructions(recipe: DSN, path: Path, count: int = PICTURE_EXAMPLES)
     gap = np.full((panels[0].shape[0], panels[0].shape[1], 4, 3), 255, np.uint8)
     grid = np.concatenate([panels[0], gap, panels[1]], axis=2)  # (count, H, W_total, 3)
     picture = np.concatenate(list(grid), axis=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(picture).resize((picture.shape[1] * 2, picture.shape[0] * 2),
-                                    Image.NEAREST).save(path)
+    with replacing(path) as tmp:
+        Image.fromarray(picture).resize((picture.shape[1] * 2, picture.shape[0] * 2),
+                                        Image.NEAREST).save(tmp)
     return path
 
 
