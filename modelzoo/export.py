@@ -52,7 +52,7 @@ def export(run_dir: Path, fmt: str = "keras", out: Path | None = None,
     # Written under a temp name and reloaded from there: only a model that reproduces the
     # trained one is renamed onto `path`, so a failed export leaves the old one untouched.
     with replacing(path) as tmp:
-        got = _write_and_reload(model, fmt, tmp, inputs)
+        got = np.asarray(_write_and_reload(model, fmt, tmp, inputs))
         diff = float(np.max(np.abs(got.astype(np.float64) - expected.astype(np.float64))))
         if not diff <= TOLERANCE:
             raise ModelzooError(f"The model exported to {path} does not reproduce the trained "
@@ -64,15 +64,13 @@ def export(run_dir: Path, fmt: str = "keras", out: Path | None = None,
 
 def _write_and_reload(model, fmt: str, path: Path, inputs):
     """Save `model` at `path` in `fmt`, load it back, and return its outputs on `inputs`."""
-    import numpy as np
-
     if fmt == "keras":
         import keras
 
         model.save(path)
-        return np.asarray(keras.models.load_model(path)(inputs, training=False))
+        return keras.models.load_model(path)(inputs, training=False)
     import tensorflow as tf
 
     model.export(str(path), format="tf_saved_model", verbose=False)
     reloaded = tf.saved_model.load(str(path))  # keep a reference: it owns the variables
-    return np.asarray(reloaded.serve(inputs))
+    return reloaded.serve(inputs)

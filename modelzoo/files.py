@@ -17,26 +17,27 @@ def replacing(path: str | os.PathLike) -> Iterator[Path]:
     without an error it is renamed onto `path` (replacing what was there), else removed.
 
     The temp name keeps the suffix, because writers such as PIL and Keras choose the format
-    from it. Used for every file modelzoo writes (JSON, pictures, exported models).
+    from it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
     try:
         yield tmp
-        _rename_onto(tmp, path)
+        rename_onto(tmp, path)
     finally:
         _remove(tmp)
 
 
-def _rename_onto(tmp: Path, path: Path) -> None:
-    if not tmp.is_dir() or not path.exists():
-        os.replace(tmp, path)  # atomic on POSIX
+def rename_onto(source: Path, path: Path) -> None:
+    """Rename the complete file or folder `source` to `path`, replacing what is there."""
+    if not source.is_dir() or not path.exists():
+        os.replace(source, path)  # atomic on POSIX
         return
     # A folder cannot be renamed onto a non-empty one: move the old one aside first.
     old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
     os.replace(path, old)
-    os.replace(tmp, path)
+    os.replace(source, path)
     _remove(old)
 
 

@@ -153,7 +153,6 @@ def markdown(rows: list[Row], overrides: list[str], seeds: list[int]) -> str:
 
 
 def write_table(rows: list[Row], out_dir: Path, overrides: list[str], seeds: list[int]) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
     text = markdown(rows, overrides, seeds)
     files.write_text(out_dir / "dsn_table.md", text)
     payload = {"protocol": {"seeds": seeds, "overrides": overrides},

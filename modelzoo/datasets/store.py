@@ -141,13 +141,7 @@ def install(staged: Path, data_dir: Path, name: str) -> Path:
     target = dataset_dir(data_dir, name)
     if not (Path(staged) / READY).is_file():
         raise DataError(f"Internal error: {staged} is not complete; not installing it.")
-    old = None
-    if target.exists():
-        old = target.with_name(f".{name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-    os.replace(staged, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    files.rename_onto(staged, target)
     return target
 
 
