@@ -84,7 +84,7 @@ def plain_images_per_sec(data_dir: Path, steps: int) -> float:
     @tf.function
     def step(source, labels, target):
         with tf.GradientTape() as tape:
-            codes, logits = tower(tf.concat([source, target], 0), training=True)
+            codes, logits, _ = tower(tf.concat([source, target], 0), training=True)
             source_code, target_code = tf.split(codes, 2)
             loss = xent(labels, tf.split(logits, 2)[0])
             reversed_codes = losses.gradient_reversal(codes)

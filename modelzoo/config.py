@@ -123,6 +123,12 @@ class DSNConfig:
     warmup_steps: int = field(default=10000, metadata={"min": 0})  # domain losses start here
     recon_loss: Literal["scale_invariant_mse", "mse"] = "scale_invariant_mse"
     center_inputs: bool = False  # the tower subtracts each image's per-channel mean first
+    # Where DANN similarity attaches a domain classifier (each behind gradient reversal, each
+    # weighted gamma): fc3, the shared code (the DSN code's place); pool2, the conv features
+    # (Ganin et al.'s place for MNIST).
+    domain_classifier_on: list[Literal["fc3", "pool2"]] = field(default_factory=lambda: ["fc3"])
+    # > 0: clip the summed gradient to this global L2 norm before each update.
+    clip_global_norm: float = field(default=0.0, metadata={"min": 0.0})
 
 
 @dataclass(frozen=True)

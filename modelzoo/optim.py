@@ -50,6 +50,24 @@ def build_optimizer(cfg: "OptimizerConfig", *, loss_scale: bool = False) -> "ker
     return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scale else optimizer
 
 
+def clip_global_norm(gradients: list, clip_norm: float) -> list:
+    """`gradients` rescaled so that the gradient *summed over replicas* has L2 norm <= clip_norm.
+
+    Call it in replica context, then pass the result to `optimizer.apply`. Keras' own
+    `global_clipnorm` clips each replica's share before its all-reduce, so under N replicas
+    the update it lets through can reach N times the norm asked for. Here the shares are summed
+    first, clipped, and handed back as 1/N each, which the optimizer's all-reduce sums back.
+    """
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context else 1
+    if replicas > 1:
+        gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+    clipped, _ = tf.clip_by_global_norm(gradients, clip_norm)
+    return [g / replicas for g in clipped] if replicas > 1 else clipped
+
+
 def needs_loss_scale() -> bool:
     """True under the `mixed_float16` policy, where small float16 gradients would underflow."""
     import keras

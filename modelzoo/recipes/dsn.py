@@ -29,11 +29,13 @@ import tensorflow as tf
 from modelzoo import losses
 from modelzoo.config import DSNConfig
 from modelzoo.files import replacing
-from modelzoo.optim import build_optimizer
+from modelzoo.optim import build_optimizer, clip_global_norm
 from modelzoo.recipes.base import Recipe
 from modelzoo.registry import create_model
 
 WARMUP_MU = 1e-10  # what dsn.py multiplies the domain losses by before the start point
+# `dsn.domain_classifier_on` entry -> the network that reads that layer
+DOMAIN_CLASSIFIERS = {"fc3": "domain_classifier", "pool2": "pool2_domain_classifier"}
 PICTURE_EXAMPLES = 8  # per domain, in the reconstruction picture
 
 
@@ -53,7 +55,8 @@ class DSN(Recipe):
         self.tower = nets["tower"]
         self.nets = {"tower": self.tower}
         if dsn.similarity == "dann":
-            self.nets["domain_classifier"] = nets["domain_classifier"]
+            for layer in self._domain_layers():
+                self.nets[DOMAIN_CLASSIFIERS[layer]] = nets[DOMAIN_CLASSIFIERS[layer]]
         if dsn.use_separation:
             for name in ("source_encoder", "target_encoder", "decoder"):
                 self.nets[name] = nets[name]
@@ -104,6 +107,16 @@ class DSN(Recipe):
         tag = lambda value: lambda x, y: (x, y, tf.fill(tf.shape(y), value))  # noqa: E731
         return source.map(tag(0.0)).concatenate(target.map(tag(1.0)))
 
+    def _domain_layers(self) -> list[str]:
+        layers = self.dsn.domain_classifier_on
+        if not layers or len(set(layers)) != len(layers):
+            from modelzoo.errors import ConfigError
+
+            raise ConfigError(f"dsn.domain_classifier_on is {layers}: DANN similarity needs one "
+                              "or more distinct layers (fc3, pool2).",
+                              fix="--set dsn.domain_classifier_on=[fc3]")
+        return layers
+
     def _target_name(self) -> str:
         if not self.config.data.target_dataset:
             from modelzoo.errors import ConfigError
@@ -119,13 +132,15 @@ class DSN(Recipe):
             terms = self._losses(source, source_labels, target, target_labels)
             total = tf.add_n(list(terms.values()))
         gradients = tape.gradient(total, self.variables)
+        if self.dsn.clip_global_norm:
+            gradients = clip_global_norm(gradients, self.dsn.clip_global_norm)
         self.optimizer.apply(gradients, self.variables)
         return {"loss": total, **terms}
 
     def _losses(self, source, source_labels, target, target_labels) -> dict[str, tf.Tensor]:
         dsn, average = self.dsn, tf.nn.compute_average_loss
         # One tower pass over both domains: it has no batch norm, so this equals two passes.
-        codes, logits = self.tower(tf.concat([source, target], 0), training=True)
+        codes, logits, features = self.tower(tf.concat([source, target], 0), training=True)
         source_code, target_code = tf.split(codes, 2)
         source_logits, target_logits = tf.split(logits, 2)
         if dsn.train_on == "target":  # the upper bound: supervised on the target domain
@@ -137,7 +152,8 @@ class DSN(Recipe):
 
         mu = tf.where(self.optimizer.iterations < dsn.warmup_steps, WARMUP_MU, 1.0)
         if dsn.similarity != "none":
-            terms["similarity"] = dsn.gamma * mu * self._similarity(source_code, target_code)
+            by_layer = {"fc3": codes, "pool2": features}  # both domains, source first
+            terms["similarity"] = dsn.gamma * mu * self._similarity(by_layer)
         if dsn.use_separation:
             terms.update(self._separation(mu, source, source_code, target, target_code))
         decay = tf.add_n([tf.add_n(net.losses) for net in self.nets.values() if net.losses]
@@ -145,14 +161,22 @@ class DSN(Recipe):
         terms["weight_decay"] = tf.nn.scale_regularization_loss(decay)
         return terms
 
-    def _similarity(self, source_code, target_code):
+    def _similarity(self, by_layer):
+        """MMD between the domains' shared codes, or the DANN loss of every domain classifier
+        (the first listed one reports `domain_accuracy`)."""
         if self.dsn.similarity == "mmd":
+            source_code, target_code = tf.split(by_layer["fc3"], 2)
             return tf.nn.scale_regularization_loss(losses.mmd_loss(source_code, target_code))
-        codes = losses.gradient_reversal(tf.concat([source_code, target_code], 0))
-        domain_logits = self.nets["domain_classifier"](codes, training=True)
-        labels = losses.domain_labels(tf.shape(source_code)[0], tf.shape(target_code)[0])
-        self.train_domain_accuracy.update_state(labels, domain_logits)
-        return tf.nn.compute_average_loss(losses.dann_loss(domain_logits, labels))
+        half = tf.shape(by_layer["fc3"])[0] // 2
+        labels = losses.domain_labels(half, half)
+        total = 0.0
+        for index, layer in enumerate(self.dsn.domain_classifier_on):
+            reversed_features = losses.gradient_reversal(by_layer[layer])
+            domain_logits = self.nets[DOMAIN_CLASSIFIERS[layer]](reversed_features, training=True)
+            if index == 0:
+                self.train_domain_accuracy.update_state(labels, domain_logits)
+            total += tf.nn.compute_average_loss(losses.dann_loss(domain_logits, labels))
+        return total
 
     def _separation(self, mu, source, source_code, target, target_code) -> dict[str, tf.Tensor]:
         dsn = self.dsn
@@ -175,12 +199,14 @@ class DSN(Recipe):
 
     def eval_step(self, batch) -> None:
         images, labels, is_target = batch
-        codes, logits = self.tower(images, training=False)
+        codes, logits, features = self.tower(images, training=False)
         self.eval_metrics["accuracy"].update_state(labels, logits, sample_weight=is_target)
         self.eval_metrics["source_accuracy"].update_state(labels, logits,
                                                           sample_weight=1.0 - is_target)
-        if "domain_classifier" in self.nets:
-            domain_logits = self.nets["domain_classifier"](codes, training=False)
+        if self.dsn.similarity == "dann":
+            layer = self.dsn.domain_classifier_on[0]
+            inputs = codes if layer == "fc3" else features
+            domain_logits = self.nets[DOMAIN_CLASSIFIERS[layer]](inputs, training=False)
             self.eval_metrics["domain_accuracy"].update_state(is_target[:, None], domain_logits)
 
     # ------------------------------------------------------------------ metrics
@@ -196,7 +222,7 @@ class DSN(Recipe):
     def eval_results(self) -> dict[str, float]:
         """`accuracy` (target), `source_accuracy`, and `domain_accuracy` for DANN similarity."""
         names = ["accuracy", "source_accuracy"]
-        names += ["domain_accuracy"] if "domain_classifier" in self.nets else []
+        names += ["domain_accuracy"] if self.dsn.similarity == "dann" else []
         return {name: float(self.eval_metrics[name].result()) for name in names}
 
     def eval_info(self) -> dict[str, Any]:
@@ -234,7 +260,7 @@ def save_reconstructions(recipe: DSN, path: Path, count: int = PICTURE_EXAMPLES)
         batch = recipe.pipeline(data.test_split, count, dataset=dataset, shuffle=False, repeat=False,
                                 cache=False, drop_remainder=False, seed=0)
         images, _ = next(iter(batch))
-        shared, _ = recipe.tower(images, training=False)
+        shared, _, _ = recipe.tower(images, training=False)
         private = recipe.nets[encoder](images, training=True)
         decode = lambda code: recipe.nets["decoder"](code, training=True)  # noqa: E731
         columns = [images, decode(shared + private), decode(shared),

@@ -8,9 +8,11 @@ pytest.importorskip("tensorflow")
 from modelzoo.registry import create_model  # noqa: E402
 
 # Trainable parameters of tensorflow/models' dann_mnist / default_encoder / small_decoder /
-# dann domain classifier, computed in ../shared/reference/dsn_dcgan_shallownet.md §1.5.
+# dann domain classifier, computed in ../shared/reference/dsn_dcgan_shallownet.md §1.5. The
+# pool2 classifier (not in the DSN code) is fc 100 -> 1 on 8·8·48 = 3,072 features.
 EXPECTED_PARAMS = {"tower": 359_290, "source_encoder": 463_396, "target_encoder": 463_396,
-                   "decoder": 35_823, "domain_classifier": 10_201}
+                   "decoder": 35_823, "domain_classifier": 10_201,
+                   "pool2_domain_classifier": 3_072 * 100 + 100 + 101}
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +31,13 @@ def test_parameter_counts_match_the_reference(nets, name):
 
 def test_shapes(nets):
     images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
-    code, logits = nets["tower"](images)
-    assert code.shape == (4, 100) and logits.shape == (4, 10)
+    code, logits, features = nets["tower"](images)
+    assert code.shape == (4, 100) and logits.shape == (4, 10) and features.shape == (4, 3072)
     private = nets["source_encoder"](images, training=True)
     assert private.shape == (4, 100)
     assert nets["decoder"](code + private, training=True).shape == (4, 32, 32, 3)
     assert nets["domain_classifier"](code).shape == (4, 1)
+    assert nets["pool2_domain_classifier"](features).shape == (4, 1)
 
 
 def test_weight_decay_is_l2_over_two_on_kernels_only(nets):

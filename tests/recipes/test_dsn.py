@@ -76,6 +76,37 @@ def test_eval_json_has_the_documented_keys(dsn_run, sample_data_dir, tmp_path):
     assert report["source_examples"] == 1000  # MNIST test, for `source_accuracy`
 
 
+def test_domain_classifiers_on_two_layers_with_clipping(sample_data_dir, tmp_path):
+    """`dsn.domain_classifier_on=[fc3,pool2]` trains one classifier per layer, each weighted
+    gamma, so the similarity term starts near 2·gamma·ln 2; both are checkpointed."""
+    import math
+
+    import tensorflow as tf
+
+    from modelzoo.training import train
+
+    steps = ["train.steps=40", "train.log_every=20", "train.eval_every=0", "dsn.warmup_steps=0",
+             "train.checkpoint_every=40", "eval.batch_size=500", "dsn.gamma=0.25"]
+    result = train("dann", overrides=[*steps, "dsn.domain_classifier_on=[fc3,pool2]",
+                                      "dsn.clip_global_norm=2"],
+                   data_dir=sample_data_dir, run_dir=tmp_path / "run", device="cpu", seed=0)
+    first = _train_lines(result.run_dir)[0]
+    assert first["similarity"] > 1.5 * 0.25 * math.log(2)  # one classifier alone: about 0.17
+    assert 0.0 <= result.final["domain_accuracy"] <= 1.0
+    checkpoint = tf.train.latest_checkpoint(str(result.run_dir / "checkpoints"))
+    saved = {name.split("/")[0] for name, _ in tf.train.list_variables(checkpoint)}
+    assert {"domain_classifier", "pool2_domain_classifier"} <= saved
+
+
+def test_an_empty_domain_classifier_list_is_refused(sample_data_dir, tmp_path):
+    from modelzoo.errors import ConfigError
+    from modelzoo.training import train
+
+    with pytest.raises(ConfigError, match="dsn.domain_classifier_on"):
+        train("dann", overrides=["train.steps=2", "dsn.domain_classifier_on=[]"],
+              data_dir=sample_data_dir, run_dir=tmp_path / "run", device="cpu", seed=0)
+
+
 def test_reproduce_table_on_a_tiny_budget(sample_data_dir, tmp_path):
     from modelzoo.reproduce import PAPER, reproduce_dsn_table
 
