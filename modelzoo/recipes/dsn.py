@@ -9,6 +9,8 @@ One training step, per replica, on a source batch (labelled) and a target batch 
          + weight decay
 
 with mu = 1e-10 before `dsn.warmup_steps` and 1 after (the original's "DSN loss coefficient").
+DANN similarity sums one domain classifier's loss per layer in `dsn.domain_classifier_on` (the
+code's: fc3 only); `dsn.clip_global_norm` > 0 clips each update (neither is in the original).
 The same step gives every row of the paper's Table 1 through the `dsn:` config section:
 `use_separation: false` is the DANN or MMD baseline (the README's `--nouse_separation`),
 `similarity: none` the source-only baseline, `train_on: target` the target-only bound.
