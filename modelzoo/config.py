@@ -27,7 +27,8 @@ OVERRIDE = "--set"
 
 
 # --------------------------------------------------------------------------- schema
-# `min` / `max` in a field's metadata bound the accepted values (checked for ints and floats).
+# `min` / `max` in a field's metadata bound the accepted values (checked for ints and floats);
+# `min_items` and `unique` constrain a list.
 
 
 def _positive(default=dataclasses.MISSING, minimum=1):
@@ -126,7 +127,8 @@ class DSNConfig:
     # Where DANN similarity attaches a domain classifier (each behind gradient reversal, each
     # weighted gamma): fc3, the shared code (the DSN code's place); pool2, the conv features
     # (Ganin et al.'s place for MNIST).
-    domain_classifier_on: list[Literal["fc3", "pool2"]] = field(default_factory=lambda: ["fc3"])
+    domain_classifier_on: list[Literal["fc3", "pool2"]] = field(
+        default_factory=lambda: ["fc3"], metadata={"min_items": 1, "unique": True})
     # > 0: clip the summed gradient to this global L2 norm before each update.
     clip_global_norm: float = field(default=0.0, metadata={"min": 0.0})
 
@@ -400,6 +402,13 @@ def _convert(tp: Any, value: Any, path: str, origins: dict, problems: _Problems,
             problems.add(path, f"expected {_type_name(tp)}, got {value!r}", origins)
             return None
         (item,) = typing.get_args(tp)
+        meta = meta or {}
+        if len(value) < meta.get("min_items", 0):
+            problems.add(path, f"expected {_type_name(tp)} with at least {meta['min_items']} "
+                               f"item(s), got {value!r}", origins)
+        if meta.get("unique") and len({repr(v) for v in value}) != len(value):
+            problems.add(path, f"expected {_type_name(tp)} without repeats, got {value!r}",
+                         origins)
         return [_convert(item, v, f"{path}.{i}", origins, problems) for i, v in enumerate(value)]
     return _convert_scalar(tp, value, path, origins, problems, meta or {})
 

@@ -95,6 +95,14 @@ def test_decay_rates_must_stay_below_one(tmp_path):
         config.load(str(path), ["train.optimizer.beta_2=1"])
 
 
+@pytest.mark.parametrize("value, needle", [("[]", "at least 1 item"),
+                                           ("[fc3,fc3]", "without repeats")])
+def test_an_empty_or_repeated_domain_classifier_list_is_refused(value, needle):
+    with pytest.raises(ConfigError, match="dsn.domain_classifier_on") as info:
+        config.load("dann", [f"dsn.domain_classifier_on={value}"])
+    assert needle in str(info.value)
+
+
 def test_bool_is_not_accepted_as_a_number(tmp_path):
     path = write(tmp_path, "exp.yaml", BASE)
     with pytest.raises(ConfigError, match="train.batch_size: expected an int"):

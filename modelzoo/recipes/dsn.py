@@ -57,7 +57,7 @@ class DSN(Recipe):
         self.tower = nets["tower"]
         self.nets = {"tower": self.tower}
         if dsn.similarity == "dann":
-            for layer in self._domain_layers():
+            for layer in dsn.domain_classifier_on:
                 self.nets[DOMAIN_CLASSIFIERS[layer]] = nets[DOMAIN_CLASSIFIERS[layer]]
         if dsn.use_separation:
             for name in ("source_encoder", "target_encoder", "decoder"):
@@ -109,16 +109,6 @@ class DSN(Recipe):
         tag = lambda value: lambda x, y: (x, y, tf.fill(tf.shape(y), value))  # noqa: E731
         return source.map(tag(0.0)).concatenate(target.map(tag(1.0)))
 
-    def _domain_layers(self) -> list[str]:
-        layers = self.dsn.domain_classifier_on
-        if not layers or len(set(layers)) != len(layers):
-            from modelzoo.errors import ConfigError
-
-            raise ConfigError(f"dsn.domain_classifier_on is {layers}: DANN similarity needs one "
-                              "or more distinct layers (fc3, pool2).",
-                              fix="--set dsn.domain_classifier_on=[fc3]")
-        return layers
-
     def _target_name(self) -> str:
         if not self.config.data.target_dataset:
             from modelzoo.errors import ConfigError
@@ -154,7 +144,7 @@ class DSN(Recipe):
 
         mu = tf.where(self.optimizer.iterations < dsn.warmup_steps, WARMUP_MU, 1.0)
         if dsn.similarity != "none":
-            by_layer = {"fc3": codes, "pool2": features}  # both domains, source first
+            by_layer = _by_layer(codes, features)  # both domains, source first
             terms["similarity"] = dsn.gamma * mu * self._similarity(by_layer)
         if dsn.use_separation:
             terms.update(self._separation(mu, source, source_code, target, target_code))
@@ -207,7 +197,7 @@ class DSN(Recipe):
                                                           sample_weight=1.0 - is_target)
         if self.dsn.similarity == "dann":
             layer = self.dsn.domain_classifier_on[0]
-            inputs = codes if layer == "fc3" else features
+            inputs = _by_layer(codes, features)[layer]
             domain_logits = self.nets[DOMAIN_CLASSIFIERS[layer]](inputs, training=False)
             self.eval_metrics["domain_accuracy"].update_state(is_target[:, None], domain_logits)
 
@@ -245,6 +235,11 @@ class DSN(Recipe):
     def on_train_end(self, run_dir: Path) -> None:
         if self.dsn.use_separation:
             save_reconstructions(self, Path(run_dir) / "reconstructions.png")
+
+
+def _by_layer(codes, features) -> dict[str, tf.Tensor]:
+    """The tower's outputs by the names `dsn.domain_classifier_on` uses."""
+    return {"fc3": codes, "pool2": features}
 
 
 # ---------------------------------------------------------------------- the paper's picture
